@@ -1,0 +1,95 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonx.h"
+
+#define ENV_MAX_NAMES	1024
+#define ENV_NAME_MAX	256
+#define ENV_VALUE_MAX	(64 * 1024)
+
+json_t *
+jsonx_parse_object(const char *data, size_t len, char *err, size_t errlen)
+{
+	json_error_t	 je;
+	json_t		*j;
+
+	j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL) {
+		snprintf(err, errlen, "invalid JSON at line %d column %d: %s",
+		    je.line, je.column, je.text);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		snprintf(err, errlen, "the body must be a JSON object");
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+int
+jsonx_keys_allowed(const json_t *obj, const char *const *allowed,
+    const char *where, char *err, size_t errlen)
+{
+	const char	*key;
+	json_t		*v;
+	size_t		 i;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(key, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL) {
+			snprintf(err, errlen, "unknown key \"%.64s\" in %s",
+			    key, where);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+jsonx_env_valid(const json_t *env, const char *where, char *err, size_t errlen)
+{
+	const char	*name;
+	json_t		*v;
+
+	if (!json_is_object(env)) {
+		snprintf(err, errlen, "%s must be an object of strings", where);
+		return -1;
+	}
+	if (json_object_size(env) > ENV_MAX_NAMES) {
+		snprintf(err, errlen, "%s has more than %d variables", where,
+		    ENV_MAX_NAMES);
+		return -1;
+	}
+	json_object_foreach((json_t *)env, name, v) {
+		size_t nlen = strlen(name);
+		if (nlen == 0 || nlen > ENV_NAME_MAX ||
+		    strchr(name, '=') != NULL) {
+			snprintf(err, errlen, "%s: invalid variable name \"%.64s\""
+			    " (1..%d bytes, no '=')", where, name, ENV_NAME_MAX);
+			return -1;
+		}
+		/* jansson keeps embedded NULs in keys; strlen stops there. */
+		if (!json_is_string(v)) {
+			snprintf(err, errlen, "%s: value of \"%.64s\" must be a string",
+			    where, name);
+			return -1;
+		}
+		if (json_string_length(v) > ENV_VALUE_MAX ||
+		    memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
+			snprintf(err, errlen, "%s: value of \"%.64s\" is longer than"
+			    " %d bytes or contains NUL", where, name, ENV_VALUE_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+char *
+jsonx_dump(const json_t *j)
+{
+	return json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+}

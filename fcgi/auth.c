@@ -1,0 +1,112 @@
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "auth.h"
+#include "db.h"
+#include "log.h"
+#include "states.h"
+
+enum auth_stmt {
+	AUTH_STMT_COURSE_TOKENS,
+	AUTH_STMT_CLUSTER_TOKENS,
+	AUTH_STMT__MAX
+};
+
+static const char *const auth_sql[AUTH_STMT__MAX] = {
+	/* AUTH_STMT_COURSE_TOKENS: no row at all means no such course. */
+	"SELECT t.digest, t.kind FROM course c LEFT JOIN api_token t"
+	" ON t.course_id = c.id AND t.revoked_at IS NULL WHERE c.id = ?",
+	/* AUTH_STMT_CLUSTER_TOKENS */
+	"SELECT digest, kind FROM api_token WHERE kind = 2 AND revoked_at IS NULL",
+};
+
+int
+token_valid(const char *tok)
+{
+	size_t	 i;
+
+	for (i = 0; tok[i] != '\0'; i++)
+		if (i >= TOKEN_MAX || tok[i] <= 0x20 || tok[i] >= 0x7f)
+			return 0;
+	return i > 0;
+}
+
+int
+auth_parse_header(const char *h, char *tok, size_t toksize)
+{
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+		return -1;
+	h += 7;
+	if (!token_valid(h) || snprintf(tok, toksize, "%s", h) >= (int)toksize)
+		return -1;
+	return 0;
+}
+
+void
+token_digest(const char *tok, unsigned char out[DIGEST_LEN])
+{
+	SHA256((const unsigned char *)tok, strlen(tok), out);
+}
+
+int
+auth_check(struct db *db, const char *header, const char *course_id,
+    enum auth_need need, char *err, size_t errlen)
+{
+	struct db_res	*r;
+	unsigned char	 want[DIGEST_LEN];
+	char		 tok[TOKEN_MAX + 1];
+	const char	*d;
+	size_t		 dlen;
+	int		 rows = 0, kind = -1, rc;
+
+	if (header == NULL) {
+		snprintf(err, errlen, "missing Authorization header");
+		return 401;
+	}
+	if (auth_parse_header(header, tok, sizeof(tok)) == -1) {
+		snprintf(err, errlen, "invalid token format (want \"Bearer <token>\")");
+		return 401;
+	}
+	token_digest(tok, want);
+	explicit_bzero(tok, sizeof(tok));
+
+	if (need == AUTH_CLUSTER)
+		r = db_query(db, auth_sql[AUTH_STMT_CLUSTER_TOKENS], "");
+	else
+		r = db_query(db, auth_sql[AUTH_STMT_COURSE_TOKENS], "s", course_id);
+	if (r == NULL) {
+		snprintf(err, errlen, "internal error");
+		return 500;
+	}
+	/* Look at every row so the time taken does not depend on which
+	 * token matched. */
+	while ((rc = db_res_next(r)) == 1) {
+		rows++;
+		d = db_res_str(r, 0, &dlen);
+		if (d == NULL || dlen != DIGEST_LEN)
+			continue;
+		if (CRYPTO_memcmp(d, want, DIGEST_LEN) == 0)
+			kind = (int)db_res_int(r, 1);
+	}
+	db_res_free(r);
+	if (rc == -1) {
+		snprintf(err, errlen, "internal error");
+		return 500;
+	}
+	if (need != AUTH_CLUSTER && rows == 0) {
+		snprintf(err, errlen, "course not found");
+		return 404;
+	}
+	if (kind == -1) {
+		snprintf(err, errlen, "invalid token");
+		return 401;
+	}
+	if (need == AUTH_ADMIN && kind != TOKEN_ADMIN) {
+		snprintf(err, errlen, "a query token may not use this endpoint");
+		return 403;
+	}
+	return 0;
+}

@@ -1,0 +1,54 @@
+#ifndef BW_ENGINE_H
+#define BW_ENGINE_H
+
+/*
+ * The run engine: the run state machine, leases and the dead-worker
+ * sweep.  Shared by broadway-fcgi (on every state change) and
+ * broadway-sse (which sweeps once a second, so a dead worker's jobs are
+ * requeued even when no other worker calls in).
+ */
+
+#include <stdint.h>
+#include <jansson.h>
+
+struct db;
+
+/* Settings from the environment (engine_conf_load). */
+struct engine_conf {
+	int64_t		 heartbeat_s;	/* BROADWAY_HEARTBEAT, default 10 */
+	int64_t		 allowance_s;	/* BROADWAY_ALLOWANCE, default 3 x heartbeat */
+	int64_t		 max_attempts;	/* BROADWAY_MAX_ATTEMPTS, default 3 */
+};
+extern struct engine_conf engine_conf;
+
+void	 engine_conf_load(void);	/* fatal on a malformed value */
+
+/* The functions below run inside a db_txn: 0, or -1 on a DB error. */
+
+/* Create the first jobs of a new run (the pre job, or every student
+ * job) and set its state. */
+int	 engine_run_begin(struct db *, uint64_t run_id, const char *course,
+	    const json_t *config, const json_t *students, const json_t *pre_env);
+/* A job of the run ended; advance the run. */
+int	 engine_job_ended(struct db *, uint64_t run_id, int kind, int success);
+/* Give a lost STARTED job back to the queue, or fail it for good after
+ * max_attempts lost leases. */
+int	 engine_job_lost(struct db *, uint64_t job_id);
+/* Requeue every job a worker holds (it died or started afresh). */
+int	 engine_worker_lost(struct db *, const char *worker_id);
+/* A job_event row for the SSE process. */
+int	 engine_event(struct db *, uint64_t job_id, const char *course, int state);
+
+/* Its own transaction; at most once a second across all processes. */
+void	 engine_sweep(struct db *);
+
+/* env.c: env layering, computed afresh for each job. */
+json_t	*env_layer(const json_t *global, const json_t *stage_env,
+	    const json_t *run_env, const char *run_pid, const char *job_pid);
+/* The stages a worker receives for a job of `kind` under config. */
+json_t	*env_job_stages(const json_t *config, int kind, const json_t *run_env,
+	    const char *run_pid, const char *job_pid);
+/* The pipeline of a kind, or NULL if the config has none. */
+const json_t *env_pipeline(const json_t *config, int kind);
+
+#endif
