@@ -41,6 +41,7 @@ ifneq ($(WORKER_SRC),)
 BINS	+= $(BUILD)/broadway-worker
 endif
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_BINS = $(BUILD)/bench-floor
 
 .PHONY: all deps test unit integration up down bench demo clean lint
 all: $(BINS) $(UNIT_BINS)
@@ -56,6 +57,8 @@ $(BUILD)/broadway-sse: $(call obj,$(SSE_SRC) $(FCGI_LIB_SRC) $(COMMON_SRC))
 $(BUILD)/broadway-admin: $(call obj,$(ADMIN_SRC) $(FCGI_LIB_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/broadway-worker: $(call obj,$(WORKER_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench-floor: $(call obj,tests/bench/floor_fcgi.c $(FCGI_LIB_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # A unit test links everything except the programs' main files.
@@ -86,7 +89,7 @@ down:
 	@scripts/stack.sh down var
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
 	@BUILD=$(BUILD) scripts/bench.sh
 
 demo: deps

@@ -12,6 +12,7 @@
 enum auth_stmt {
 	AUTH_STMT_COURSE_TOKENS,
 	AUTH_STMT_CLUSTER_TOKENS,
+	AUTH_STMT_IS_COURSE_TOKEN,
 	AUTH_STMT__MAX
 };
 
@@ -21,7 +22,26 @@ static const char *const auth_sql[AUTH_STMT__MAX] = {
 	" ON t.course_id = c.id AND t.revoked_at IS NULL WHERE c.id = ?",
 	/* AUTH_STMT_CLUSTER_TOKENS */
 	"SELECT digest, kind FROM api_token WHERE kind = 2 AND revoked_at IS NULL",
+	/* AUTH_STMT_IS_COURSE_TOKEN: only to tell 403 from 401 once the
+	 * constant-time comparison has already failed. */
+	"SELECT 1 FROM api_token WHERE digest = ? AND kind <> 2 AND"
+	" revoked_at IS NULL LIMIT 1",
 };
+
+/* 1 if the digest is a live course token, else 0. */
+static int
+auth_is_course_token(struct db *db, const unsigned char digest[DIGEST_LEN])
+{
+	struct db_res	*r;
+	int		 found;
+
+	if ((r = db_query(db, auth_sql[AUTH_STMT_IS_COURSE_TOKEN], "b", digest,
+	    (size_t)DIGEST_LEN)) == NULL)
+		return 0;
+	found = db_res_next(r) == 1;
+	db_res_free(r);
+	return found;
+}
 
 int
 token_valid(const char *tok)
@@ -99,6 +119,10 @@ auth_check(struct db *db, const char *header, const char *course_id,
 	if (need != AUTH_CLUSTER && rows == 0) {
 		snprintf(err, errlen, "course not found");
 		return 404;
+	}
+	if (kind == -1 && need == AUTH_CLUSTER && auth_is_course_token(db, want)) {
+		snprintf(err, errlen, "a course token may not use the worker endpoints");
+		return 403;
 	}
 	if (kind == -1) {
 		snprintf(err, errlen, "invalid token");

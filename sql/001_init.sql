@@ -19,6 +19,7 @@ CREATE TABLE api_token (
 	label		VARCHAR(128) NOT NULL DEFAULT '',
 	created_at	DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
 	revoked_at	DATETIME(6) NULL,
+	KEY token_digest (digest),
 	KEY token_course (course_id, revoked_at),
 	KEY token_kind (kind, revoked_at),
 	CONSTRAINT token_course_fk FOREIGN KEY (course_id) REFERENCES course (id) ON DELETE CASCADE
@@ -79,7 +80,7 @@ CREATE TABLE grading_job (
 	results		MEDIUMTEXT NULL,
 	UNIQUE KEY job_public (public_id),
 	KEY job_queue (state, course_id, id),
-	KEY job_run (run_id, kind),
+	KEY job_run (run_id),		/* InnoDB appends id: status lists in id order */
 	KEY job_worker (worker_id, state)
 ) ENGINE=InnoDB;
 
