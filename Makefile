@@ -41,7 +41,7 @@ ifneq ($(WORKER_SRC),)
 BINS	+= $(BUILD)/broadway-worker
 endif
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-BENCH_BINS = $(BUILD)/bench-floor
+BENCH_BINS = $(BUILD)/bench-floor $(BUILD)/bench-dispatch
 
 .PHONY: all deps test unit integration up down bench demo clean lint
 all: $(BINS) $(UNIT_BINS)
@@ -59,6 +59,8 @@ $(BUILD)/broadway-admin: $(call obj,$(ADMIN_SRC) $(FCGI_LIB_SRC) $(COMMON_SRC))
 $(BUILD)/broadway-worker: $(call obj,$(WORKER_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench-floor: $(call obj,tests/bench/floor_fcgi.c $(FCGI_LIB_SRC) $(COMMON_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench-dispatch: $(call obj,tests/bench/dispatch_bench.c $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # A unit test links everything except the programs' main files.

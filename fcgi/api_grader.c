@@ -21,8 +21,7 @@ enum grader_stmt {
 	GR_REGISTER,
 	GR_SEEN,
 	GR_WORKER_LOCK,
-	GR_HELD,
-	GR_RR_LOCK,
+	GR_RR_READ,
 	GR_NEXT_COURSE_AFTER,
 	GR_FIRST_COURSE,
 	GR_HEAD_OF_COURSE,
@@ -43,21 +42,25 @@ static const char *const grader_sql[GR__MAX] = {
 	" last_seen = CURRENT_TIMESTAMP(6)",
 	/* GR_SEEN */
 	"UPDATE worker SET last_seen = CURRENT_TIMESTAMP(6), alive = 1 WHERE id = ?",
-	/* GR_WORKER_LOCK */
-	"SELECT slots FROM worker WHERE id = ? FOR UPDATE",
-	/* GR_HELD */
-	"SELECT COUNT(*) FROM grading_job WHERE worker_id = ? AND state = 1",
-	/* GR_RR_LOCK: serialises claims so the round robin is exact. */
-	"SELECT rr_course FROM scheduler WHERE id = 1 FOR UPDATE",
+	/* GR_WORKER_LOCK: serialises the claims of one worker (its slots). */
+	"SELECT w.slots, (SELECT COUNT(*) FROM grading_job j WHERE"
+	" j.worker_id = w.id AND j.state = 1) FROM worker w WHERE w.id = ?"
+	" FOR UPDATE",
+	/* GR_RR_READ: the course served last.  Read without a lock; the
+	 * row is written last in the claim, so it is locked only for the
+	 * commit, not for the whole claim. */
+	"SELECT rr_course FROM scheduler WHERE id = 1",
 	/* GR_NEXT_COURSE_AFTER: the next course with queued work, in id order. */
 	"SELECT course_id FROM grading_job WHERE state = 0 AND course_id > ?"
 	" ORDER BY course_id LIMIT 1",
 	/* GR_FIRST_COURSE: wrap around. */
 	"SELECT course_id FROM grading_job WHERE state = 0 ORDER BY course_id LIMIT 1",
-	/* GR_HEAD_OF_COURSE: FIFO within the course. */
+	/* GR_HEAD_OF_COURSE: FIFO within the course; a job another claim
+	 * has just locked is skipped rather than waited for. */
 	"SELECT j.id, j.public_id, j.kind, j.run_env, j.attempt, r.public_id,"
 	" r.config FROM grading_job j JOIN grading_run r ON r.id = j.run_id"
-	" WHERE j.state = 0 AND j.course_id = ? ORDER BY j.id LIMIT 1 FOR UPDATE",
+	" WHERE j.state = 0 AND j.course_id = ? ORDER BY j.id LIMIT 1"
+	" FOR UPDATE SKIP LOCKED",
 	/* GR_JOB_START */
 	"UPDATE grading_job SET state = 1, worker_id = ?, attempt = attempt + 1,"
 	" started_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND state = 0",
@@ -204,7 +207,7 @@ next_course(struct db *db, char *course, size_t size)
 	char		 last[ID_MAX + 1] = "";
 	int		 rc;
 
-	if ((res = db_query(db, grader_sql[GR_RR_LOCK], "")) == NULL)
+	if ((res = db_query(db, grader_sql[GR_RR_READ], "")) == NULL)
 		return -1;
 	if (db_res_next(res) == 1)
 		col_copy(res, 0, last, sizeof(last));
@@ -246,6 +249,7 @@ claim_txn(struct db *db, void *arg)
 		return -1;
 	rc = db_res_next(res);
 	slots = db_res_int(res, 0);
+	held = db_res_int(res, 1);
 	db_res_free(res);
 	if (rc != 1) {
 		cl->status = 404;
@@ -253,10 +257,6 @@ claim_txn(struct db *db, void *arg)
 	}
 	if (db_exec(db, grader_sql[GR_SEEN], NULL, "s", cl->worker) == -1)
 		return -1;
-	if ((res = db_query(db, grader_sql[GR_HELD], "s", cl->worker)) == NULL)
-		return -1;
-	held = db_res_next(res) == 1 ? db_res_int(res, 0) : 0;
-	db_res_free(res);
 	if (held >= slots)
 		return 0;
 	if ((rc = next_course(db, course, sizeof(course))) != 1)
@@ -286,8 +286,8 @@ claim_txn(struct db *db, void *arg)
 		goto out;
 	if (db_exec(db, grader_sql[GR_JOB_START], NULL, "si", cl->worker,
 	    job_id) == -1 ||
-	    db_exec(db, grader_sql[GR_RR_SET], NULL, "s", course) == -1 ||
-	    engine_event(db, (uint64_t)job_id, course, JOB_STARTED) == -1)
+	    engine_event(db, (uint64_t)job_id, course, JOB_STARTED) == -1 ||
+	    db_exec(db, grader_sql[GR_RR_SET], NULL, "s", course) == -1)
 		goto out;
 	cl->job = json_pack("{s:s, s:I, s:s, s:s, s:O}", "grading_job_id", job_pid,
 	    "attempt", (json_int_t)attempt, "kind", job_kind_name((int)kind),
