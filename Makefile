@@ -10,7 +10,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	   -D_FORTIFY_SOURCE=2 -fstack-protector-strong -pthread \
-	   -Icommon -Ifcgi $(PKG_CFLAGS)
+	   -Icommon -Ifcgi -Iworker $(PKG_CFLAGS)
 LDLIBS	+= $(PKG_LIBS) -pthread
 
 ifeq ($(SANITIZE),1)

@@ -169,7 +169,7 @@ job_insert_students(struct db *db, uint64_t run_id, const char *course,
 			if (envs[k] == NULL)
 				goto out;
 		}
-		if (db_exec_bulk(db, eng_sql[ENG_JOB_INSERT], cnt, "siiis",
+		if (db_exec_bulk(db, eng_sql[ENG_JOB_INSERT], cnt, "sisis",
 		    pidp, runs, coursep, kinds, (const char *const *)envs) == -1)
 			goto out;
 	}

@@ -6,20 +6,24 @@
  *
  *   sse_bench JOBS_FILE N CLAIMS
  *
- * JOBS_FILE: "internal_id public_id" per line, in queue order, all
- * QUEUED in one course.  Streams are opened on the first N jobs.  Then:
- *   connect  all N streams, until each has its snapshot (position k);
+ * JOBS_FILE: "internal_id public_id course" per line, all QUEUED, in id
+ * order, spread over K courses round robin (line j: course j % K, place
+ * j / K in that course's queue).  A stream is opened on each of the
+ * first N jobs.  Then:
+ *   connect  all N streams, until each has its snapshot (position);
  *   idle     IDLE_S seconds with no events (CPU and RSS of the watched
  *            processes are sampled);
- *   events   CLAIMS times: commit STARTED for the head job (every other
- *            stream's position changes: N-1 position events), wait
+ *   events   for c in 0..CLAIMS-1: commit STARTED for job c, the head
+ *            of its course's queue (every other stream of that course
+ *            gets a new position: about N/K - 1 position events), wait
  *            GAP_MS, commit SUCCEEDED for it (its stream ends), wait.
  * Latency = receipt - return of COMMIT, per event.
  *
- * Environment: BROADWAY_URL, BROADWAY_CA, SSE_BENCH_TOKEN,
- * SSE_BENCH_COURSE, BROADWAY_DB_SOCKET/USER/PASSWORD/NAME, SSE_BENCH_PIDS
+ * Environment: BROADWAY_URL, BROADWAY_CA, SSE_BENCH_TOKEN (valid for
+ * every course), SSE_BENCH_COURSES [1] (K),
+ * BROADWAY_DB_SOCKET/USER/PASSWORD/NAME, SSE_BENCH_PIDS
  * ("name:pid name:pid ..." to sample), SSE_BENCH_IDLE_S [10],
- * SSE_BENCH_GAP_MS [200].
+ * SSE_BENCH_GAP_MS [200], SSE_BENCH_WAVE [250] (streams opened at a time).
  * Prints a report and "key value" lines (prefix sse_) on stdout.
  */
 #include <sys/epoll.h>
@@ -63,7 +67,7 @@ static int		 epfd;
 static long		 timer_ms = -1;
 static CURLM		*multi;
 static int64_t		*claim_at, *finish_at;	/* commit times, us */
-static int		 nclaims;
+static int		 nclaims, ncourses = 1;
 static double		*lat_pos, *lat_state;
 static size_t		 nlat_pos, nlat_state, cap_pos, cap_state;
 static size_t		 unexpected;
@@ -113,7 +117,9 @@ dispatch(struct stream *s)
 	if (strstr(s->data, "\"type\": \"position\"") != NULL &&
 	    (p = strstr(s->data, "\"data\": ")) != NULL) {
 		pos = strtol(p + 8, NULL, 10);
-		k = s->idx - pos - 1;		/* claims done so far - 1 */
+		/* The (rank - pos)-th claim of this stream's course. */
+		k = (s->idx / ncourses - pos - 1) * ncourses +
+		    s->idx % ncourses;
 		if (k >= 0 && k < nclaims && claim_at[k] != 0) {
 			lat_add(&lat_pos, &nlat_pos, &cap_pos,
 			    (t - claim_at[k]) / 1000.0);
@@ -245,6 +251,14 @@ pump(int64_t ms, int (*cond)(void))
 		}
 		reap();
 	}
+}
+
+static int	 nadded;
+
+static int
+added_first(void)
+{
+	return nfirst + nbad >= nadded;
 }
 
 static int
@@ -453,11 +467,11 @@ main(int argc, char **argv)
 	MYSQL		*my;
 	FILE		*f;
 	long long	*jid;
-	char		 url[1024], auth[512], pub[64], *base;
-	const char	*course, *v;
+	char		 url[1024], auth[512], pub[64], *base, (*course)[128];
+	const char	*v;
 	int64_t		 t0;
 	double		 secs;
-	int		 n, i, idle_s, gap_ms;
+	int		 n, i, idle_s, gap_ms, wave;
 	long long	 id;
 
 	if (argc != 4)
@@ -466,14 +480,22 @@ main(int argc, char **argv)
 	nclaims = atoi(argv[3]);
 	if (nst < 1 || nst > MAX_STREAMS || nclaims < 0 || nclaims > nst)
 		die("bad N or CLAIMS");
-	course = env("SSE_BENCH_COURSE");
-	for (v = course; *v; v++)
-		if (!((*v >= 'a' && *v <= 'z') || (*v >= '0' && *v <= '9') ||
-		    *v == '-' || *v == '_'))
-			die("course id: [a-z0-9_-] only");
+	if ((v = getenv("SSE_BENCH_COURSES")) != NULL)
+		ncourses = atoi(v);
+	if (ncourses < 1 || ncourses > nst)
+		die("bad SSE_BENCH_COURSES");
 	idle_s = getenv("SSE_BENCH_IDLE_S") ? atoi(getenv("SSE_BENCH_IDLE_S")) : 10;
 	gap_ms = getenv("SSE_BENCH_GAP_MS") ? atoi(getenv("SSE_BENCH_GAP_MS")) : 200;
+	wave = getenv("SSE_BENCH_WAVE") ? atoi(getenv("SSE_BENCH_WAVE")) : 250;
+	if (wave < 1)
+		wave = nst;
 	watch_parse(getenv("SSE_BENCH_PIDS"));
+	{
+		char	 self[64];
+
+		snprintf(self, sizeof(self), "client:%d", (int)getpid());
+		watch_parse(self);
+	}
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
@@ -481,9 +503,10 @@ main(int argc, char **argv)
 	}
 	st = calloc((size_t)nst, sizeof(*st));
 	jid = calloc((size_t)nst, sizeof(*jid));
+	course = calloc((size_t)nst, sizeof(*course));
 	claim_at = calloc((size_t)nclaims + 1, sizeof(*claim_at));
 	finish_at = calloc((size_t)nclaims + 1, sizeof(*finish_at));
-	if (st == NULL || jid == NULL || claim_at == NULL || finish_at == NULL)
+	if (st == NULL || jid == NULL || course == NULL || claim_at == NULL || finish_at == NULL)
 		die("out of memory");
 
 	my = mysql_init(NULL);
@@ -511,13 +534,19 @@ main(int argc, char **argv)
 	if ((epfd = epoll_create1(0)) == -1)
 		die("epoll_create1");
 
-	for (n = 0; n < nst && fscanf(f, "%lld %63s", &id, pub) == 2; n++) {
+	for (n = 0; n < nst && fscanf(f, "%lld %63s %127s", &id, pub,
+	    course[n]) == 3; n++) {
 		struct stream *s = &st[n];
 
+		for (v = course[n]; *v; v++)
+			if (!((*v >= 'a' && *v <= 'z') || (*v >= '0' &&
+			    *v <= '9') || *v == '-' || *v == '_'))
+				die("course ids: [a-z0-9_-] only");
 		jid[n] = id;
 		s->idx = n;
 		s->e = curl_easy_init();
-		snprintf(url, sizeof(url), "%s/stream/%s/%s", base, course, pub);
+		snprintf(url, sizeof(url), "%s/stream/%s/%s", base, course[n],
+		    pub);
 		curl_easy_setopt(s->e, CURLOPT_URL, url);
 		curl_easy_setopt(s->e, CURLOPT_CAINFO, env("BROADWAY_CA"));
 		curl_easy_setopt(s->e, CURLOPT_HTTPHEADER, hdr);
@@ -531,16 +560,26 @@ main(int argc, char **argv)
 		curl_easy_setopt(s->e, CURLOPT_CONNECTTIMEOUT, 60L);
 		curl_easy_setopt(s->e, CURLOPT_BUFFERSIZE, 4096L);
 		curl_easy_setopt(s->e, CURLOPT_PROTOCOLS_STR, "https");
-		curl_multi_add_handle(multi, s->e);
 	}
 	fclose(f);
 	if (n < nst)
 		die("fewer jobs in the file than streams");
 
-	printf("SSE benchmark: %d streams, %d claims\n", nst, nclaims);
+	printf("SSE benchmark: %d streams on %d course(s), %d claims\n", nst,
+	    ncourses, nclaims);
+	watch_start();
 	t0 = now_us();
+	/* Clients arrive in waves: all at once, one thread's 5000 TLS
+	 * handshakes starve its own reads and the number says little. */
+	for (i = 0; i < nst; i += wave) {
+		for (n = i; n < nst && n < i + wave; n++)
+			curl_multi_add_handle(multi, st[n].e);
+		nadded = n;
+		pump(60000, added_first);
+	}
 	pump(180000, all_first);
 	secs = (now_us() - t0) / 1e6;
+	watch_report("connect", secs);
 	printf("  connect: %d/%d streams had their snapshot after %.2f s"
 	    " (%d failed)\n", nfirst, nst, secs, nbad);
 	printf("sse_streams %d\nsse_connect_s %.2f\nsse_connect_failed %d\n",
@@ -557,17 +596,17 @@ main(int argc, char **argv)
 	watch_start();
 	t0 = now_us();
 	for (i = 0; i < nclaims; i++) {
-		commit_state(my, course, jid[i], 1);
+		commit_state(my, course[i], jid[i], 1);
 		claim_at[i] = now_us();
 		pump(gap_ms, NULL);
-		commit_state(my, course, jid[i], 3);
+		commit_state(my, course[i], jid[i], 3);
 		finish_at[i] = now_us();
 		pump(gap_ms, NULL);
 	}
 	pump(2000, NULL);
 	watch_report("events", (now_us() - t0) / 1e6);
-	printf("  commit -> receipt (%d claims, each moving %d positions):\n",
-	    nclaims, nst - 1);
+	printf("  commit -> receipt (%d claims, each moving about %d"
+	    " positions):\n", nclaims, nst / ncourses - 1);
 	report("position", lat_pos, nlat_pos);
 	report("state", lat_state, nlat_state);
 	{

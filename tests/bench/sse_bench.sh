@@ -7,7 +7,10 @@
 # Without STACK_DIR a fresh stack is started in a temporary directory
 # and stopped afterwards.  RESULTS_FILE gets the "sse_* value" lines.
 # Environment: SSE_BENCH_STREAMS [5000], SSE_BENCH_CLAIMS [20],
-# SSE_BENCH_IDLE_S [10], SSE_BENCH_GAP_MS [200], BUILD [build].
+# SSE_BENCH_COURSES [1], SSE_BENCH_IDLE_S [10], SSE_BENCH_GAP_MS [200],
+# BUILD [build].  With one course every claim moves every other stream's
+# position (the worst case, what the original did on every pull); with
+# K courses a claim moves about N/K of them.
 #
 # The jobs are written straight into the database (one course, all
 # QUEUED) and the state changes are committed by the client itself, the
@@ -19,6 +22,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 N=${SSE_BENCH_STREAMS:-5000}
 CLAIMS=${SSE_BENCH_CLAIMS:-20}
+K=${SSE_BENCH_COURSES:-1}
 export BUILD=${BUILD:-build}
 DIR=${1:-}
 RESULTS=${2:-}
@@ -26,8 +30,9 @@ OWN=0
 
 cleanup() {
 	if [ -n "${COURSE:-}" ] && [ $OWN -eq 0 ]; then
-		sql "DELETE FROM job_event WHERE course_id = '$COURSE';
-		    DELETE FROM grading_job WHERE course_id = '$COURSE';" || true
+		sql "DELETE FROM job_event WHERE course_id LIKE '$COURSE-%';
+		    DELETE FROM grading_job WHERE course_id LIKE '$COURSE-%';
+		    DELETE FROM course WHERE id LIKE '$COURSE-%';" || true
 	fi
 	if [ $OWN -eq 1 ]; then
 		"$ROOT/scripts/stack.sh" down "$DIR" >/dev/null 2>&1 || true
@@ -58,14 +63,19 @@ cc -O2 -Wall -o "$BIN" "$ROOT/tests/bench/sse_bench.c" \
 
 COURSE=ssebench-$(openssl rand -hex 4)
 TOKEN=$(openssl rand -hex 16)
-"$BROADWAY_ADMIN" course-add "$COURSE" >/dev/null
-"$BROADWAY_ADMIN" token-add query "$COURSE" --token "$TOKEN" >/dev/null
-# N queued jobs; public ids: 12 hex of the course's hash + 12 of a counter.
+for ((k = 0; k < K; k++)); do
+	"$BROADWAY_ADMIN" course-add "$COURSE-$k" >/dev/null
+	"$BROADWAY_ADMIN" token-add query "$COURSE-$k" --token "$TOKEN" >/dev/null
+done
+# N queued jobs, job s in course (s-1) % K; public ids: 12 hex of the
+# run's hash + 12 of the counter.
 sql "INSERT INTO grading_job (public_id, run_id, course_id, kind, state, run_env)
     SELECT CONCAT(LEFT(MD5('$COURSE'), 12), LPAD(HEX(seq), 12, '0')), 0,
-    '$COURSE', 1, 0, '{}' FROM seq_1_to_$N ORDER BY seq;"
-sql "SELECT id, public_id FROM grading_job WHERE course_id = '$COURSE'
-    AND state = 0 ORDER BY id" >"$DIR/sse_bench.jobs"
+    CONCAT('$COURSE-', (seq - 1) % $K), 1, 0, '{}' FROM seq_1_to_$N
+    ORDER BY seq;"
+sql "SELECT id, public_id, course_id FROM grading_job
+    WHERE course_id LIKE '$COURSE-%' AND state = 0 ORDER BY id" \
+    >"$DIR/sse_bench.jobs"
 
 pids="sse:$(cat "$DIR/run/sse.pid") mysqld:$(cat "$DIR/run/mysqld.pid")"
 for p in $(pgrep -P "$(cat "$DIR/nginx/nginx.pid")"); do
@@ -73,7 +83,7 @@ for p in $(pgrep -P "$(cat "$DIR/nginx/nginx.pid")"); do
 done
 
 ulimit -n "$(ulimit -Hn)"
-out=$(SSE_BENCH_COURSE=$COURSE SSE_BENCH_TOKEN=$TOKEN SSE_BENCH_PIDS=$pids \
+out=$(SSE_BENCH_COURSES=$K SSE_BENCH_TOKEN=$TOKEN SSE_BENCH_PIDS=$pids \
     "$BIN" "$DIR/sse_bench.jobs" "$N" "$CLAIMS") || rc=$?
 grep -v '^sse_' <<<"$out"
 if [ -n "$RESULTS" ]; then

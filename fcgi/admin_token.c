@@ -1,0 +1,551 @@
+/*
+ * Courses and tokens.  Only SHA-256 digests of tokens are stored, so a
+ * token is shown once, when it is created, and never again.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "admin.h"
+#include "auth.h"
+#include "db.h"
+#include "jsonx.h"
+#include "states.h"
+#include "util.h"
+
+#define TOKEN_GEN_BYTES		32
+#define LABEL_MAX		128
+#define COURSES_FILE_MAX	(16 * 1024 * 1024)
+
+enum tok_stmt {
+	TOK_COURSE_ADD,
+	TOK_COURSE_UPSERT,
+	TOK_COURSE_EXISTS,
+	TOK_COURSE_LIST,
+	TOK_FIND,
+	TOK_INSERT,
+	TOK_LIST_ALL,
+	TOK_LIST_COURSE,
+	TOK_REVOKE,
+	TOK_GET,
+	TOK_COURSE_ACTIVE,
+	TOK__MAX
+};
+
+static const char *const tok_sql[TOK__MAX] = {
+	/* TOK_COURSE_ADD */
+	"INSERT INTO course (id) VALUES (?)",
+	/* TOK_COURSE_UPSERT */
+	"INSERT INTO course (id) VALUES (?) ON DUPLICATE KEY UPDATE id = id",
+	/* TOK_COURSE_EXISTS */
+	"SELECT 1 FROM course WHERE id = ?",
+	/* TOK_COURSE_LIST */
+	"SELECT c.id,"
+	" SUM(t.kind = 0 AND t.revoked_at IS NULL),"
+	" SUM(t.kind = 1 AND t.revoked_at IS NULL)"
+	" FROM course c LEFT JOIN api_token t ON t.course_id = c.id"
+	" GROUP BY c.id ORDER BY c.id",
+	/* TOK_FIND: an active token of this kind and course (NULL-safe). */
+	"SELECT id FROM api_token WHERE digest = ? AND kind = ?"
+	" AND course_id <=> ? AND revoked_at IS NULL",
+	/* TOK_INSERT */
+	"INSERT INTO api_token (digest, kind, course_id, label) VALUES (?, ?, ?, ?)",
+	/* TOK_LIST_ALL */
+	"SELECT id, kind, course_id, label, HEX(LEFT(digest, 4)),"
+	" DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s'),"
+	" DATE_FORMAT(revoked_at, '%Y-%m-%dT%H:%i:%s')"
+	" FROM api_token ORDER BY id",
+	/* TOK_LIST_COURSE */
+	"SELECT id, kind, course_id, label, HEX(LEFT(digest, 4)),"
+	" DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s'),"
+	" DATE_FORMAT(revoked_at, '%Y-%m-%dT%H:%i:%s')"
+	" FROM api_token WHERE course_id = ? ORDER BY id",
+	/* TOK_REVOKE */
+	"UPDATE api_token SET revoked_at = UTC_TIMESTAMP(6)"
+	" WHERE id = ? AND revoked_at IS NULL",
+	/* TOK_GET */
+	"SELECT revoked_at IS NOT NULL FROM api_token WHERE id = ?",
+	/* TOK_COURSE_ACTIVE: a course's active admin and query tokens. */
+	"SELECT id, digest, kind FROM api_token WHERE course_id = ?"
+	" AND kind IN (0, 1) AND revoked_at IS NULL",
+};
+
+/* 1 exists, 0 not, -1 error. */
+static int
+course_exists(struct db *db, const char *course)
+{
+	struct db_res	*r;
+	int		 rc;
+
+	if ((r = db_query(db, tok_sql[TOK_COURSE_EXISTS], "s", course)) == NULL)
+		return -1;
+	rc = db_res_next(r);
+	db_res_free(r);
+	return rc;
+}
+
+int
+admin_course_add(struct db *db, int argc, char **argv)
+{
+	const char	*course = argv[0];
+	int		 st;
+
+	(void)argc;
+	if (!id_valid(course)) {
+		admin_err("invalid course id \"%s\" (want [A-Za-z0-9_.-]{1,%d})",
+		    course, ID_MAX);
+		return 1;
+	}
+	if ((st = course_exists(db, course)) == -1)
+		return 1;
+	if (st == 1) {
+		admin_err("course %s already exists", course);
+		return 1;
+	}
+	if (db_exec(db, tok_sql[TOK_COURSE_ADD], NULL, "s", course) == -1) {
+		admin_err("cannot add course %s", course);
+		return 1;
+	}
+	printf("%s\n", course);
+	return 0;
+}
+
+int
+admin_course_list(struct db *db, int argc, char **argv)
+{
+	struct db_res	*r;
+	int		 st;
+
+	(void)argc;
+	(void)argv;
+	if ((r = db_query(db, tok_sql[TOK_COURSE_LIST], "")) == NULL) {
+		admin_err("cannot list courses");
+		return 1;
+	}
+	printf("COURSE\tADMIN_TOKENS\tQUERY_TOKENS\n");
+	while ((st = db_res_next(r)) == 1)
+		printf("%s\t%lld\t%lld\n", db_res_str(r, 0, NULL),
+		    (long long)db_res_int(r, 1), (long long)db_res_int(r, 2));
+	db_res_free(r);
+	return st == 0 ? 0 : 1;
+}
+
+static int
+token_generate(char out[2 * TOKEN_GEN_BYTES + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char	 raw[TOKEN_GEN_BYTES];
+	size_t		 i;
+
+	if (random_bytes(raw, sizeof(raw)) == -1)
+		return -1;
+	for (i = 0; i < sizeof(raw); i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 0xf];
+	}
+	out[2 * TOKEN_GEN_BYTES] = '\0';
+	return 0;
+}
+
+/* Insert an active token unless the same one is already there.
+ * 1 inserted, 0 already present, -1 error. */
+static int
+token_put(struct db *db, const char *tok, int kind, const char *course,
+    const char *label)
+{
+	unsigned char	 dg[DIGEST_LEN];
+	struct db_res	*r;
+	int		 st;
+
+	token_digest(tok, dg);
+	if ((r = db_query(db, tok_sql[TOK_FIND], "bis", dg, sizeof(dg),
+	    (int64_t)kind, course)) == NULL)
+		return -1;
+	st = db_res_next(r);
+	db_res_free(r);
+	if (st != 0)
+		return st == 1 ? 0 : -1;
+	if (db_exec(db, tok_sql[TOK_INSERT], NULL, "biss", dg, sizeof(dg),
+	    (int64_t)kind, course, label) == -1)
+		return -1;
+	return 1;
+}
+
+int
+admin_token_add(struct db *db, int argc, char **argv)
+{
+	char		 gen[2 * TOKEN_GEN_BYTES + 1];
+	const char	*tok = NULL, *label = "", *course = NULL;
+	int		 kind, i, st;
+
+	kind = token_kind_parse(argv[0]);
+	if (kind == -1) {
+		admin_err("unknown token kind \"%s\" (admin, query or cluster)",
+		    argv[0]);
+		return 1;
+	}
+	i = 1;
+	if (kind != TOKEN_CLUSTER) {
+		if (argc < 2 || strncmp(argv[1], "--", 2) == 0) {
+			admin_err("token-add %s needs a COURSE", argv[0]);
+			return 1;
+		}
+		course = argv[1];
+		i = 2;
+	}
+	for (; i < argc; i += 2) {
+		if (i + 1 >= argc) {
+			admin_err("%s needs a value", argv[i]);
+			return 1;
+		}
+		if (strcmp(argv[i], "--token") == 0)
+			tok = argv[i + 1];
+		else if (strcmp(argv[i], "--label") == 0)
+			label = argv[i + 1];
+		else {
+			admin_err("unknown option \"%s\"", argv[i]);
+			return 1;
+		}
+	}
+	if (tok != NULL && !token_valid(tok)) {
+		admin_err("invalid token (1..%d printable ASCII characters,"
+		    " no spaces)", TOKEN_MAX);
+		return 1;
+	}
+	if (strlen(label) > LABEL_MAX) {
+		admin_err("label longer than %d bytes", LABEL_MAX);
+		return 1;
+	}
+	if (course != NULL) {
+		if (!id_valid(course)) {
+			admin_err("invalid course id \"%s\"", course);
+			return 1;
+		}
+		if ((st = course_exists(db, course)) != 1) {
+			if (st == 0)
+				admin_err("no course %s (add it with course-add)",
+				    course);
+			return 1;
+		}
+	}
+	if (tok == NULL) {
+		if (token_generate(gen) == -1) {
+			admin_err("no random bytes");
+			return 1;
+		}
+		tok = gen;
+	}
+	if ((st = token_put(db, tok, kind, course, label)) == -1) {
+		admin_err("cannot store the token");
+		return 1;
+	}
+	if (st == 0)
+		fprintf(stderr, "broadway-admin: token already present\n");
+	printf("%s\n", tok);
+	return 0;
+}
+
+int
+admin_token_list(struct db *db, int argc, char **argv)
+{
+	struct db_res	*r;
+	const char	*c, *rev;
+	int		 st;
+
+	if (argc == 1) {
+		if (!id_valid(argv[0])) {
+			admin_err("invalid course id \"%s\"", argv[0]);
+			return 1;
+		}
+		r = db_query(db, tok_sql[TOK_LIST_COURSE], "s", argv[0]);
+	} else
+		r = db_query(db, tok_sql[TOK_LIST_ALL], "");
+	if (r == NULL) {
+		admin_err("cannot list tokens");
+		return 1;
+	}
+	printf("ID\tKIND\tCOURSE\tDIGEST\tCREATED\tREVOKED\tLABEL\n");
+	while ((st = db_res_next(r)) == 1) {
+		c = db_res_str(r, 2, NULL);
+		rev = db_res_str(r, 6, NULL);
+		printf("%lld\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		    (long long)db_res_int(r, 0),
+		    token_kind_name((int)db_res_int(r, 1)),
+		    c != NULL ? c : "-", db_res_str(r, 4, NULL),
+		    db_res_str(r, 5, NULL), rev != NULL ? rev : "-",
+		    db_res_str(r, 3, NULL));
+	}
+	db_res_free(r);
+	return st == 0 ? 0 : 1;
+}
+
+int
+admin_token_revoke(struct db *db, int argc, char **argv)
+{
+	struct db_res	*r;
+	uint64_t	 n = 0;
+	int64_t		 id;
+	int		 st, revoked = 0;
+
+	(void)argc;
+	if (parse_int64(argv[0], 1, INT64_MAX, &id) == -1) {
+		admin_err("invalid token id \"%s\" (see token-list)", argv[0]);
+		return 1;
+	}
+	if (db_exec(db, tok_sql[TOK_REVOKE], &n, "i", id) == -1) {
+		admin_err("cannot revoke token %lld", (long long)id);
+		return 1;
+	}
+	if (n == 1) {
+		printf("revoked %lld\n", (long long)id);
+		return 0;
+	}
+	if ((r = db_query(db, tok_sql[TOK_GET], "i", id)) == NULL)
+		return 1;
+	st = db_res_next(r);
+	if (st == 1)
+		revoked = (int)db_res_int(r, 0);
+	db_res_free(r);
+	if (st != 1) {
+		admin_err("no token with id %lld", (long long)id);
+		return 1;
+	}
+	if (revoked)
+		printf("token %lld was already revoked\n", (long long)id);
+	return 0;
+}
+
+/*
+ * load-courses FILE: {"cs241": {"tokens": [...], "query_tokens": [...]}}.
+ * The file is authoritative for the courses it names: their admin and
+ * query tokens become exactly the file's (others are revoked, missing
+ * ones added).  Courses it does not name are left alone, and nothing
+ * is ever deleted, so loading the same file twice changes nothing.
+ */
+
+struct want_tok {
+	unsigned char	 dg[DIGEST_LEN];
+	int		 kind;
+	int		 present;
+};
+
+struct load_ctx {
+	json_t		*root;
+	int		 added, revoked, courses;
+};
+
+static int
+load_check_list(const char *course, const json_t *list, const char *key,
+    char *err, size_t errlen)
+{
+	size_t	 i;
+	json_t	*t;
+
+	if (!json_is_array(list)) {
+		snprintf(err, errlen, "course %s: \"%s\" must be an array of"
+		    " strings", course, key);
+		return -1;
+	}
+	json_array_foreach(list, i, t) {
+		if (!json_is_string(t) || !token_valid(json_string_value(t)) ||
+		    strlen(json_string_value(t)) != json_string_length(t)) {
+			snprintf(err, errlen, "course %s: %s[%zu] is not a valid"
+			    " token (a string of 1..%d printable ASCII characters,"
+			    " no spaces)", course, key, i, TOKEN_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+load_in_list(const json_t *list, const char *tok)
+{
+	size_t	 i;
+	json_t	*t;
+
+	json_array_foreach(list, i, t)
+		if (strcmp(json_string_value(t), tok) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+load_validate(const json_t *root, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "tokens", "query_tokens", NULL };
+	const char	*course;
+	json_t		*c, *adm, *qry, *t;
+	size_t		 i;
+	char		 where[ID_MAX + 16];
+
+	if (json_object_size(root) == 0) {
+		snprintf(err, errlen, "no courses in the file");
+		return -1;
+	}
+	json_object_foreach((json_t *)root, course, c) {
+		if (!id_valid(course)) {
+			snprintf(err, errlen, "invalid course id \"%.64s\" (want"
+			    " [A-Za-z0-9_.-]{1,%d})", course, ID_MAX);
+			return -1;
+		}
+		if (!json_is_object(c)) {
+			snprintf(err, errlen, "course %s: must be an object with"
+			    " \"tokens\" and optional \"query_tokens\"", course);
+			return -1;
+		}
+		snprintf(where, sizeof(where), "course %s", course);
+		if (jsonx_keys_allowed(c, keys, where, err, errlen) == -1)
+			return -1;
+		if ((adm = json_object_get(c, "tokens")) == NULL) {
+			snprintf(err, errlen, "course %s: \"tokens\" is missing",
+			    course);
+			return -1;
+		}
+		if (load_check_list(course, adm, "tokens", err, errlen) == -1)
+			return -1;
+		qry = json_object_get(c, "query_tokens");
+		if (qry != NULL && load_check_list(course, qry, "query_tokens",
+		    err, errlen) == -1)
+			return -1;
+		/* Both kinds at once would make the token's rights depend
+		 * on row order. */
+		if (qry != NULL)
+			json_array_foreach(qry, i, t)
+				if (load_in_list(adm, json_string_value(t))) {
+					snprintf(err, errlen, "course %s: query_tokens[%zu]"
+					    " is also an admin token", course, i);
+					return -1;
+				}
+	}
+	return 0;
+}
+
+/* Make a course's active admin and query tokens match the lists. */
+static int
+load_course(struct db *db, struct load_ctx *ctx, const char *course,
+    const json_t *adm, const json_t *qry)
+{
+	struct want_tok	*w = NULL;
+	struct db_res	*r = NULL;
+	const char	*dg;
+	size_t		 nw = 0, i, k, dlen;
+	json_t		*t;
+	int		 rc = -1, st, found;
+
+	if (db_exec(db, tok_sql[TOK_COURSE_UPSERT], NULL, "s", course) == -1)
+		goto out;
+	w = calloc(json_array_size(adm) + (qry ? json_array_size(qry) : 0) + 1,
+	    sizeof(*w));
+	if (w == NULL)
+		goto out;
+	json_array_foreach(adm, i, t) {
+		token_digest(json_string_value(t), w[nw].dg);
+		w[nw++].kind = TOKEN_ADMIN;
+	}
+	if (qry != NULL)
+		json_array_foreach(qry, i, t) {
+			token_digest(json_string_value(t), w[nw].dg);
+			w[nw++].kind = TOKEN_QUERY;
+		}
+	if ((r = db_query(db, tok_sql[TOK_COURSE_ACTIVE], "s", course)) == NULL)
+		goto out;
+	while ((st = db_res_next(r)) == 1) {
+		dg = db_res_str(r, 1, &dlen);
+		found = 0;
+		for (k = 0; k < nw; k++)
+			if (dg != NULL && dlen == DIGEST_LEN &&
+			    w[k].kind == db_res_int(r, 2) &&
+			    memcmp(w[k].dg, dg, DIGEST_LEN) == 0) {
+				w[k].present = found = 1;
+			}
+		if (!found) {
+			if (db_exec(db, tok_sql[TOK_REVOKE], NULL, "i",
+			    db_res_int(r, 0)) == -1)
+				goto out;
+			ctx->revoked++;
+		}
+	}
+	if (st == -1)
+		goto out;
+	for (k = 0; k < nw; k++) {
+		if (w[k].present)
+			continue;
+		/* A token listed twice is stored once. */
+		for (i = k + 1; i < nw; i++)
+			if (w[i].kind == w[k].kind &&
+			    memcmp(w[i].dg, w[k].dg, DIGEST_LEN) == 0)
+				w[i].present = 1;
+		if (db_exec(db, tok_sql[TOK_INSERT], NULL, "biss", w[k].dg,
+		    (size_t)DIGEST_LEN, (int64_t)w[k].kind, course,
+		    "load-courses") == -1)
+			goto out;
+		ctx->added++;
+	}
+	rc = 0;
+out:
+	db_res_free(r);
+	free(w);
+	return rc;
+}
+
+static int
+load_txn(struct db *db, void *arg)
+{
+	struct load_ctx	*ctx = arg;
+	const char	*course;
+	json_t		*c;
+
+	ctx->added = ctx->revoked = ctx->courses = 0;
+	json_object_foreach(ctx->root, course, c) {
+		if (load_course(db, ctx, course, json_object_get(c, "tokens"),
+		    json_object_get(c, "query_tokens")) == -1)
+			return -1;
+		ctx->courses++;
+	}
+	return 0;
+}
+
+int
+admin_load_courses(struct db *db, int argc, char **argv)
+{
+	struct load_ctx	 ctx;
+	json_error_t	 je;
+	char		 err[512], *text;
+	size_t		 len;
+	int		 rc = 1;
+
+	(void)argc;
+	memset(&ctx, 0, sizeof(ctx));
+	if ((text = admin_read_file(argv[0], COURSES_FILE_MAX, &len)) == NULL)
+		return 1;
+	if ((ctx.root = json_loadb(text, len, JSON_REJECT_DUPLICATES,
+	    &je)) == NULL) {
+		admin_err("%s: invalid JSON at line %d column %d: %s", argv[0],
+		    je.line, je.column, je.text);
+		goto out;
+	}
+	if (!json_is_object(ctx.root)) {
+		admin_err("%s: want an object keyed by course id: {\"cs241\":"
+		    " {\"tokens\": [...], \"query_tokens\": [...]}}", argv[0]);
+		goto out;
+	}
+	if (load_validate(ctx.root, err, sizeof(err)) == -1) {
+		admin_err("%s: %s; nothing changed", argv[0], err);
+		goto out;
+	}
+	if (db_txn(db, load_txn, &ctx) != 0) {
+		admin_err("%s: database error; nothing changed", argv[0]);
+		goto out;
+	}
+	printf("%d course(s) loaded: %d token(s) added, %d revoked\n",
+	    ctx.courses, ctx.added, ctx.revoked);
+	rc = 0;
+out:
+	json_decref(ctx.root);
+	free(text);
+	return rc;
+}

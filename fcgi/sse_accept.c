@@ -1,0 +1,217 @@
+/*
+ * Acceptor threads: take a request, check the token and the job, and
+ * either answer with the JSON envelope (errors, OPTIONS) or start the
+ * event stream and hand the connection to the hub.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+#include <mysql.h>
+
+#include "auth.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "sse.h"
+#include "states.h"
+#include "util.h"
+
+enum accept_stmt {
+	ACCEPT_STMT_JOB,
+	ACCEPT_STMT__MAX
+};
+
+static const char *const accept_sql[ACCEPT_STMT__MAX] = {
+	/* ACCEPT_STMT_JOB: the job of this course, its state and its newest
+	 * event id, read in one statement so they agree. */
+	"SELECT j.id, j.state, COALESCE((SELECT MAX(e.id) FROM job_event e"
+	" WHERE e.job_id = j.id), 0) FROM grading_job j"
+	" WHERE j.public_id = ? AND j.course_id = ?",
+};
+
+
+struct job_ref {
+	int64_t		 id;
+	int		 state;
+	int64_t		 last_id;
+};
+
+/* 1 found, 0 not, -1 database error. */
+static int
+job_lookup(struct db *db, const char *course, const char *pid,
+    struct job_ref *j)
+{
+	struct db_res	*r;
+	int		 rc;
+
+	r = db_query(db, accept_sql[ACCEPT_STMT_JOB], "ss", pid, course);
+	if (r == NULL)
+		return -1;
+	if ((rc = db_res_next(r)) == 1) {
+		j->id = db_res_int(r, 0);
+		j->state = (int)db_res_int(r, 1);
+		j->last_id = db_res_int(r, 2);
+	}
+	db_res_free(r);
+	return rc;
+}
+
+/* The request body of a GET is empty; reading it to its end leaves the
+ * socket quiet, so anything readable later means the peer went away. */
+static void
+drain_stdin(FCGX_Request *fx)
+{
+	char	 buf[4096];
+	int	 total = 0, n;
+
+	while ((n = FCGX_GetStr(buf, sizeof(buf), fx->in)) > 0)
+		if ((total += n) > 65536)
+			break;
+}
+
+static void
+set_sndtimeo(int fd)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = sse_conf.sndtimeo_ms / 1000;
+	tv.tv_usec = (sse_conf.sndtimeo_ms % 1000) * 1000;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		log_warn("setsockopt SO_SNDTIMEO");
+}
+
+/*
+ * Handle one request.  Returns 1 when the connection was taken over
+ * (fx is then freed without closing it), 0 when the caller must finish
+ * the request normally.
+ */
+static int
+handle(struct db **dbp, FCGX_Request *fx)
+{
+	struct req		 r;
+	struct job_ref		 j = { 0, 0, 0 };
+	struct sse_stream	*s;
+	char			 err[256], reqid[40];
+	const char		*course, *pid;
+	int64_t			 resume = -1;
+	int			 rc;
+
+	if ((rc = http_req_init(&r, fx)) != 0) {
+		http_send_fail(&r, rc, "no such endpoint");
+		goto done;
+	}
+	if (strcmp(r.method, "OPTIONS") == 0) {
+		http_send_empty(&r, 204);
+		goto done;
+	}
+	if (r.nseg != 3 || strcmp(r.seg[0], "stream") != 0) {
+		http_send_fail(&r, 404, "no such endpoint");
+		goto done;
+	}
+	if (strcmp(r.method, "GET") != 0) {
+		http_send_fail(&r, 405, "method not allowed");
+		goto done;
+	}
+	course = r.seg[1];
+	pid = r.seg[2];
+	if (!id_valid(course) || !id_valid(pid)) {
+		http_send_fail(&r, 404, "job not found");
+		goto done;
+	}
+	if (*dbp == NULL && (*dbp = db_open_env()) == NULL) {
+		http_send_fail(&r, 503, "database unavailable");
+		goto done;
+	}
+	if ((rc = auth_check(*dbp, r.authz, course, AUTH_VIEW, err,
+	    sizeof(err))) != 0) {
+		http_send_fail(&r, rc, "%s", err);
+		goto done;
+	}
+	if ((rc = job_lookup(*dbp, course, pid, &j)) == -1) {
+		http_send_fail(&r, 500, "internal error");
+		goto done;
+	} else if (rc == 0) {
+		http_send_fail(&r, 404, "job not found");
+		goto done;
+	}
+	/* A malformed Last-Event-ID is ignored: the client gets a snapshot. */
+	if (r.last_event_id != NULL && parse_int64(r.last_event_id, 0,
+	    INT64_MAX, &resume) == -1)
+		resume = -1;
+
+	/* Take the connection away from libfcgi: from here on the stream
+	 * is written with our own records and never touches fx again. */
+	drain_stdin(fx);
+	(void)copy_str(reqid, sizeof(reqid), r.reqid);
+	http_req_free(&r);
+	if ((s = sse_stream_new(fx->ipcFd, (unsigned)fx->requestId, j.id,
+	    resume, reqid)) == NULL) {
+		log_warnx("out of memory for a stream");
+		return 0;
+	}
+	FCGX_Free(fx, 0);
+	set_sndtimeo(s->fd);
+	if (sse_stream_headers(s) == -1) {
+		sse_stream_end(s, 0);
+		return 1;
+	}
+	if (sse_state_terminal(j.state)) {
+		/* Nothing can change any more: answer here and end. */
+		(void)sse_stream_sync(*dbp, s, j.state, j.last_id);
+		sse_stream_end(s, 1);
+		return 1;
+	}
+	hub_submit(s);
+	return 1;
+done:
+	http_req_free(&r);
+	return 0;
+}
+
+void *
+acceptor_main(void *arg)
+{
+	FCGX_Request	*fx;
+	struct db	*db = NULL;
+	int		 rc;
+
+	(void)arg;
+	mysql_thread_init();
+	while (!hub_stopping()) {
+		if ((fx = calloc(1, sizeof(*fx))) == NULL) {
+			usleep(100000);
+			continue;
+		}
+		if (FCGX_InitRequest(fx, 0, 0) != 0) {
+			free(fx);
+			usleep(100000);
+			continue;
+		}
+		/*
+		 * No mutex around accept, unlike libfcgi's threaded example:
+		 * FCGX_Accept_r is thread-safe and accept() on Linux needs no
+		 * serialising.  A mutex held here also covers the wait for
+		 * nginx to send the request's params, which made a burst of
+		 * 2000 connects take 4-5 s instead of 2-3 s.
+		 */
+		rc = FCGX_Accept_r(fx);
+		if (rc < 0) {
+			/* EMFILE and the like: do not spin. */
+			FCGX_Free(fx, 1);
+			free(fx);
+			usleep(10000);
+			continue;
+		}
+		if (!handle(&db, fx))
+			FCGX_Finish_r(fx);
+		free(fx);
+	}
+	db_close(db);
+	mysql_thread_end();
+	return NULL;
+}

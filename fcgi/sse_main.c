@@ -1,0 +1,131 @@
+/*
+ * broadway-sse: one long-lived, multi-threaded FastCGI process serving
+ * GET /api/v1/stream/{course}/{job} as server-sent events.
+ *
+ * Threads: `acceptors` acceptor threads (sse_accept.c) and one publisher
+ * (sse_hub.c).  Signals are blocked in every thread and taken here with
+ * sigwait: libfcgi only sets a flag on SIGTERM, which a threaded process
+ * never looks at, so without this it would not stop.
+ */
+#define _GNU_SOURCE	/* pthread_timedjoin_np */
+#include <sys/resource.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+#include <mysql.h>
+
+#include "engine.h"
+#include "log.h"
+#include "sse.h"
+#include "util.h"
+
+struct sse_conf sse_conf = { 8, 25, 15000, 1000 };
+
+static int
+env_int(const char *name, int dflt, int min, int max)
+{
+	const char	*v = getenv(name);
+	int64_t		 out;
+
+	if (v == NULL || *v == '\0')
+		return dflt;
+	if (parse_int64(v, min, max, &out) == -1)
+		fatalx("%s must be an integer in [%d, %d]", name, min, max);
+	return (int)out;
+}
+
+/* Every stream is a descriptor: take all the kernel allows. */
+static void
+raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("descriptor limit %llu",
+		    (unsigned long long)rl.rlim_cur);
+}
+
+/* The publisher gets this long to close every stream cleanly. */
+#define STOP_WAIT_MS	800
+
+int
+main(void)
+{
+	pthread_t	 pub, t;
+	struct timespec	 ts;
+	sigset_t	 set;
+	int		 i, sig;
+
+	log_init("broadway-sse");
+	sse_conf.acceptors = env_int("BROADWAY_SSE_ACCEPTORS", 8, 1, 64);
+	sse_conf.poll_ms = env_int("BROADWAY_SSE_POLL_MS", 25, 1, 1000);
+	sse_conf.keepalive_ms = env_int("BROADWAY_SSE_KEEPALIVE_MS", 15000,
+	    100, 3600 * 1000);
+	engine_conf_load();
+	raise_nofile();
+
+	signal(SIGPIPE, SIG_IGN);
+	if (mysql_library_init(0, NULL, NULL) != 0)
+		fatalx("mysql_library_init failed");
+	if (FCGX_Init() != 0)
+		fatalx("FCGX_Init failed");
+	if (hub_init() == -1)
+		fatal("hub_init");
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		fatalx("pthread_sigmask failed");
+
+	if (pthread_create(&pub, NULL, hub_main, NULL) != 0)
+		fatalx("cannot start the publisher");
+	if (pthread_create(&t, NULL, sweep_main, NULL) != 0)
+		fatalx("cannot start the sweeper");
+	pthread_detach(t);
+	for (i = 0; i < sse_conf.acceptors; i++) {
+		if (pthread_create(&t, NULL, acceptor_main, NULL) != 0)
+			fatalx("cannot start acceptor %d", i);
+		pthread_detach(t);
+	}
+	log_info("started: %d acceptors, poll %d ms, keep-alive %d ms",
+	    sse_conf.acceptors, sse_conf.poll_ms, sse_conf.keepalive_ms);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT)
+			break;
+		log_info("ignoring signal %d", sig);
+	}
+	log_info("signal %d: closing streams", sig);
+	hub_stop();
+	/* Acceptors sit in accept(); the process exit ends them. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += STOP_WAIT_MS * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	if (pthread_timedjoin_np(pub, NULL, &ts) != 0)
+		log_warnx("publisher still busy; exiting anyway");
+	log_info("stopped");
+	fflush(stderr);
+	_exit(0);
+}

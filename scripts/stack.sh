@@ -1,0 +1,703 @@
+#!/bin/bash
+# The local Broadway-C stack: a private MariaDB, the broadway-fcgi pool
+# (spawn-fcgi + multiwatch), broadway-sse and nginx with TLS, all under
+# one directory and on free ports.  Nothing here touches the system
+# MariaDB or nginx (every program runs with --no-defaults or -p/-c).
+#
+#   stack.sh up DIR		start everything (reuses DIR's data), write DIR/stack.env
+#   stack.sh down DIR		stop exactly what up started
+#   stack.sh restart-db DIR	stop and start mariadbd (same socket and data)
+#   stack.sh kill-api DIR	SIGKILL every broadway-fcgi (multiwatch respawns them)
+#   stack.sh stop-api DIR	stop the FastCGI pool and broadway-sse
+#   stack.sh start-api DIR	start them again
+#   stack.sh restart-sse DIR	restart broadway-sse
+#   stack.sh status DIR	show what runs (exit 1 if anything is down)
+#
+# Environment for up/start-api/restart-sse (defaults in brackets; for
+# start-api and restart-sse what the last up recorded in DIR/stack.env
+# comes before the default):
+#   BUILD [build]  BROADWAY_HEARTBEAT [10]  BROADWAY_MAX_ATTEMPTS [3]
+#   BROADWAY_FCGI_CHILDREN [4]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PROG=stack.sh
+WAIT_DB=60		# seconds
+WAIT_STOP=30
+WAIT_HTTP=20
+
+die() {
+	echo "$PROG: $*" >&2
+	exit 1
+}
+
+note() {
+	echo "$PROG: $*" >&2
+}
+
+usage() {
+	cat >&2 <<-EOF
+		usage: stack.sh up|down|restart-db|kill-api|stop-api|start-api|restart-sse|status DIR
+		  up DIR           start everything under DIR, write DIR/stack.env
+		  down DIR         stop everything up started
+		  restart-db DIR   restart mariadbd (same socket and data)
+		  kill-api DIR     SIGKILL every broadway-fcgi; multiwatch respawns them
+		  stop-api DIR     stop the FastCGI pool and broadway-sse
+		  start-api DIR    start them again
+		  restart-sse DIR  restart broadway-sse
+		  status DIR       show what runs (exit 1 if anything is down)
+		env: BUILD BROADWAY_HEARTBEAT BROADWAY_MAX_ATTEMPTS BROADWAY_FCGI_CHILDREN
+	EOF
+	exit 1
+}
+
+# Print the last lines of a log to stderr (for failures).
+log_tail() {
+	local f=$1
+	if [ -s "$f" ]; then
+		echo "---- last lines of $f ----" >&2
+		tail -n 25 "$f" >&2
+		echo "----" >&2
+	fi
+}
+
+# ------------------------------------------------------------ processes
+
+# State letter of a process, empty if it does not exist.  PID 1 reaps
+# orphans late here, so a zombie counts as gone.
+proc_state() {
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	s=${s##*) }
+	echo "${s%% *}"
+}
+
+alive() {
+	local st
+	st=$(proc_state "$1")
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# pid from FILE if that process is alive and its command name is NAME.
+pid_of() {
+	local name=$1 file=$2 pid comm
+	[ -s "$file" ] || return 1
+	pid=$(head -n 1 "$file" | tr -dc 0-9)
+	[ -n "$pid" ] || return 1
+	alive "$pid" || return 1
+	comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+	[ "$comm" = "$name" ] || return 1
+	echo "$pid"
+}
+
+# Live children of a process (zombies left out).
+children() {
+	local pid st
+	for pid in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		st=$(proc_state "$pid")
+		[ -n "$st" ] && [ "$st" != Z ] && echo "$pid"
+	done
+	return 0
+}
+
+# Wait until every given pid is gone; SIGKILL what is left after
+# WAIT_STOP seconds.  0 if all went away.
+wait_gone() {
+	local deadline=$((SECONDS + WAIT_STOP)) pid left
+	while :; do
+		left=
+		for pid in "$@"; do
+			alive "$pid" && left="$left $pid"
+		done
+		[ -z "$left" ] && return 0
+		if [ $SECONDS -ge $deadline ]; then
+			note "still running after ${WAIT_STOP}s, killing:$left"
+			# shellcheck disable=SC2086
+			kill -KILL $left 2>/dev/null || true
+			sleep 0.5
+			return 0
+		fi
+		sleep 0.05
+	done
+}
+
+# Start a daemon in its own session with stdin from /dev/null and
+# stdout/stderr appended to LOG, without inherited descriptors.  Sets
+# DAEMON_PID.  setsid does not fork here (the subshell is no process
+# group leader), so DAEMON_PID is the program's own pid.
+daemon_start() {
+	local log=$1
+	shift
+	(
+		for fd in "/proc/$BASHPID/fd/"*; do
+			fd=${fd##*/}
+			[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+		done
+		exec setsid "$@" </dev/null >>"$log" 2>&1
+	) &
+	DAEMON_PID=$!
+}
+
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+port_free() {
+	python3 -c 'import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+
+# ------------------------------------------------------------ settings
+
+# Value of KEY in DIR/stack.env from an earlier up, if any.
+env_old() {
+	[ -f "$ENVF" ] || return 0
+	sed -n "s/^$1=//p" "$ENVF" | tail -n 1 | tr -d "'\""
+}
+
+setup_paths() {
+	local d=$1
+	case $d in
+	'') usage ;;
+	esac
+	if [ ! -d "$d" ]; then
+		case $VERB in
+		up) mkdir -p "$d" ;;
+		down) note "$d does not exist: nothing to stop"; exit 0 ;;
+		*) die "$d does not exist (run up first)" ;;
+		esac
+	fi
+	DIR=$(cd "$d" && pwd)
+	case $DIR in
+	*[!A-Za-z0-9_./+-]*)
+		die "DIR $DIR: only [A-Za-z0-9_./+-] allowed in the path (it goes into nginx.conf)" ;;
+	esac
+	RUN=$DIR/run
+	LOGS=$DIR/logs
+	DATA=$DIR/data
+	TLS=$DIR/tls
+	PREFIX=$DIR/nginx
+	ENVF=$DIR/stack.env
+	SECRETS=$DIR/secrets
+	DB_SOCK=$RUN/mysqld.sock
+	[ ${#DB_SOCK} -lt 100 ] || die "DIR $DIR is too long for a unix socket path"
+	mkdir -p "$RUN" "$LOGS"
+}
+
+# Settings for the programs: the environment, else (except for up,
+# which starts from the defaults) what the last up recorded, so that
+# start-api and restart-sse start the programs as up did; else the
+# default.
+recorded() {
+	[ "$VERB" = up ] || env_old "$1"
+}
+
+load_settings() {
+	local b v
+	b=${BUILD:-$(recorded BROADWAY_BUILD)}
+	b=${b:-build}
+	case $b in
+	/*) ;;
+	*) b=$ROOT/$b ;;
+	esac
+	BUILD=$b
+	HEARTBEAT=${BROADWAY_HEARTBEAT:-$(recorded BROADWAY_HEARTBEAT)}
+	HEARTBEAT=${HEARTBEAT:-10}
+	MAX_ATTEMPTS=${BROADWAY_MAX_ATTEMPTS:-$(recorded BROADWAY_MAX_ATTEMPTS)}
+	MAX_ATTEMPTS=${MAX_ATTEMPTS:-3}
+	CHILDREN=${BROADWAY_FCGI_CHILDREN:-$(recorded BROADWAY_FCGI_CHILDREN)}
+	CHILDREN=${CHILDREN:-4}
+	for v in HEARTBEAT MAX_ATTEMPTS CHILDREN; do
+		case ${!v} in
+		'' | *[!0-9]* | 0*) die "$v must be a positive integer (got '${!v}')" ;;
+		esac
+	done
+	ADMIN=$BUILD/broadway-admin
+	DB_USER=broadway
+	DB_NAME=broadway
+	DB_PASSWORD=
+	[ -s "$SECRETS/db.password" ] && DB_PASSWORD=$(cat "$SECRETS/db.password")
+	return 0
+}
+
+# The environment every Broadway program gets.
+export_db_env() {
+	unset BROADWAY_DB_HOST BROADWAY_DB_PORT
+	export BROADWAY_DB_SOCKET=$DB_SOCK BROADWAY_DB_USER=$DB_USER \
+	    BROADWAY_DB_PASSWORD=$DB_PASSWORD BROADWAY_DB_NAME=$DB_NAME \
+	    BROADWAY_HEARTBEAT=$HEARTBEAT BROADWAY_MAX_ATTEMPTS=$MAX_ATTEMPTS
+}
+
+# ------------------------------------------------------------ MariaDB
+
+db_ping() {
+	mariadb-admin --no-defaults --socket="$DB_SOCK" -uroot \
+	    --connect-timeout=2 ping >/dev/null 2>&1
+}
+
+# SQL from stdin as root.
+db_root() {
+	mariadb --no-defaults --socket="$DB_SOCK" -uroot
+}
+
+db_start() {
+	local pid deadline
+	if pid=$(pid_of mariadbd "$RUN/mysqld.pid"); then
+		note "mariadbd already running (pid $pid)"
+		return 0
+	fi
+	if [ ! -d "$DATA/mysql" ]; then
+		note "creating the database in $DATA"
+		rm -rf "$DATA"
+		mariadb-install-db --no-defaults --user=root --datadir="$DATA" \
+		    --auth-root-authentication-method=normal --skip-test-db \
+		    --innodb-log-file-size=16M >"$LOGS/mysqld-install.log" 2>&1 ||
+		    { log_tail "$LOGS/mysqld-install.log"; die "mariadb-install-db failed"; }
+	fi
+	rm -f "$DB_SOCK" "$DB_SOCK.lock"
+	# utf8mb4 everywhere: --no-defaults would otherwise leave latin1.
+	# max-allowed-packet above the API's 16 MiB bodies.
+	daemon_start "$LOGS/mysqld.out" mariadbd --no-defaults --user=root \
+	    --datadir="$DATA" --socket="$DB_SOCK" --skip-networking \
+	    --pid-file="$RUN/mysqld.pid" --log-error="$LOGS/mysqld.log" \
+	    --skip-name-resolve --innodb-log-file-size=16M \
+	    --innodb-flush-log-at-trx-commit=1 --max-connections=500 \
+	    --max-allowed-packet=64M --character-set-server=utf8mb4 \
+	    --collation-server=utf8mb4_unicode_ci
+	pid=$DAEMON_PID
+	deadline=$((SECONDS + WAIT_DB))
+	until db_ping; do
+		if ! alive "$pid"; then
+			log_tail "$LOGS/mysqld.log"
+			log_tail "$LOGS/mysqld.out"
+			die "mariadbd exited during startup"
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			log_tail "$LOGS/mysqld.log"
+			die "mariadbd did not answer within ${WAIT_DB}s"
+		fi
+		sleep 0.05
+	done
+	# mariadbd writes the pid file itself; make sure it is ours.
+	echo "$pid" >"$RUN/mysqld.pid"
+	note "mariadbd running (pid $pid, socket $DB_SOCK)"
+}
+
+db_stop() {
+	local pid
+	if ! pid=$(pid_of mariadbd "$RUN/mysqld.pid"); then
+		rm -f "$RUN/mysqld.pid"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	WAIT_STOP=$WAIT_DB wait_gone "$pid"
+	rm -f "$RUN/mysqld.pid"
+	note "mariadbd stopped"
+}
+
+# Database, user and password: idempotent, run on every up.
+db_setup() {
+	mkdir -p "$SECRETS"
+	chmod 700 "$SECRETS"
+	if [ ! -s "$SECRETS/db.password" ]; then
+		(umask 077 && openssl rand -hex 24 >"$SECRETS/db.password")
+	fi
+	chmod 600 "$SECRETS/db.password"
+	DB_PASSWORD=$(cat "$SECRETS/db.password")
+	db_root <<-EOF || die "database setup failed"
+		CREATE DATABASE IF NOT EXISTS $DB_NAME
+		    CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+		CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
+		ALTER USER '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
+		GRANT ALL PRIVILEGES ON $DB_NAME.* TO '$DB_USER'@'localhost';
+	EOF
+	export_db_env
+	"$ADMIN" migrate "$ROOT/sql" >"$LOGS/migrate.log" 2>&1 ||
+	    { log_tail "$LOGS/migrate.log"; die "migrations failed"; }
+	sed 's/^/  /' "$LOGS/migrate.log" >&2
+}
+
+# The demo course and its tokens, once per DIR.
+demo_setup() {
+	local tf=$SECRETS/tokens.env
+	if [ -s "$tf" ]; then
+		# shellcheck disable=SC1090
+		. "$tf"
+		return 0
+	fi
+	CLUSTER_TOKEN=$(openssl rand -hex 32)
+	DEMO_ADMIN_TOKEN=$(openssl rand -hex 32)
+	DEMO_QUERY_TOKEN=$(openssl rand -hex 32)
+	export_db_env
+	if ! "$ADMIN" course-list | cut -f1 | grep -qx demo; then
+		"$ADMIN" course-add demo >/dev/null || die "cannot create course demo"
+	fi
+	"$ADMIN" token-add admin demo --token "$DEMO_ADMIN_TOKEN" \
+	    --label demo-admin >/dev/null || die "cannot add the demo admin token"
+	"$ADMIN" token-add query demo --token "$DEMO_QUERY_TOKEN" \
+	    --label demo-query >/dev/null || die "cannot add the demo query token"
+	"$ADMIN" token-add cluster --token "$CLUSTER_TOKEN" \
+	    --label cluster >/dev/null || die "cannot add the cluster token"
+	(umask 077 && cat >"$tf" <<-EOF
+		CLUSTER_TOKEN=$CLUSTER_TOKEN
+		DEMO_ADMIN_TOKEN=$DEMO_ADMIN_TOKEN
+		DEMO_QUERY_TOKEN=$DEMO_QUERY_TOKEN
+	EOF
+	)
+	note "created course demo with admin, query and cluster tokens"
+}
+
+# ------------------------------------------------------------ TLS
+
+tls_setup() {
+	mkdir -p "$TLS"
+	[ -s "$TLS/server.crt" ] && [ -s "$TLS/server.key" ] && return 0
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -days 365 -subj /CN=localhost \
+	    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+	    -keyout "$TLS/server.key" -out "$TLS/server.crt" \
+	    >"$LOGS/openssl.log" 2>&1 ||
+	    { log_tail "$LOGS/openssl.log"; die "certificate generation failed"; }
+	chmod 600 "$TLS/server.key"
+}
+
+# ------------------------------------------------------------ FastCGI
+
+# spawn-fcgi -n (no fork) so the program keeps our stderr (the forking
+# mode sends it to /dev/null); the pid file is written here instead.
+api_start() {
+	local pid deadline n
+	[ -x "$BUILD/broadway-fcgi" ] || die "$BUILD/broadway-fcgi not built (run make)"
+	if pid=$(pid_of multiwatch "$RUN/api.pid"); then
+		note "FastCGI pool already running (multiwatch pid $pid)"
+		return 0
+	fi
+	export_db_env
+	# -r: kill-api may be used several times in a row; each kill
+	# counts as a failed start for multiwatch.
+	daemon_start "$LOGS/api.log" spawn-fcgi -n -s "$RUN/api.sock" -M 0666 \
+	    -b 4096 -- /usr/bin/multiwatch -f "$CHILDREN" -r 1000 -s TERM -- \
+	    "$BUILD/broadway-fcgi"
+	pid=$DAEMON_PID
+	echo "$pid" >"$RUN/api.pid"
+	deadline=$((SECONDS + WAIT_HTTP))
+	while :; do
+		alive "$pid" || { log_tail "$LOGS/api.log"; die "the FastCGI pool exited at startup"; }
+		n=$(children "$pid" | wc -l)
+		[ -S "$RUN/api.sock" ] && [ "$n" -ge "$CHILDREN" ] && break
+		[ $SECONDS -ge $deadline ] &&
+		    { log_tail "$LOGS/api.log"; die "the FastCGI pool did not start ($n of $CHILDREN children)"; }
+		sleep 0.05
+	done
+	note "broadway-fcgi running ($CHILDREN children of multiwatch pid $pid)"
+}
+
+api_stop() {
+	local pid kids
+	if ! pid=$(pid_of multiwatch "$RUN/api.pid"); then
+		rm -f "$RUN/api.pid" "$RUN/api.sock"
+		return 0
+	fi
+	kids=$(children "$pid")
+	# multiwatch passes TERM on to its children and exits after them.
+	kill -TERM "$pid" 2>/dev/null || true
+	# shellcheck disable=SC2086
+	wait_gone "$pid" $kids
+	# Anything that was born in between.
+	kids=$(children "$pid")
+	# shellcheck disable=SC2086
+	[ -z "$kids" ] || { kill -KILL $kids 2>/dev/null || true; }
+	rm -f "$RUN/api.pid" "$RUN/api.sock"
+	note "FastCGI pool stopped"
+}
+
+api_kill() {
+	local pid kids deadline n k
+	pid=$(pid_of multiwatch "$RUN/api.pid") || die "the FastCGI pool is not running"
+	kids=$(children "$pid")
+	[ -n "$kids" ] || die "multiwatch (pid $pid) has no children"
+	# shellcheck disable=SC2086
+	kill -KILL $kids
+	note "killed broadway-fcgi pids $(echo "$kids" | tr '\n' ' ')"
+	# Wait until multiwatch has replaced every one of them.
+	deadline=$((SECONDS + WAIT_HTTP))
+	while :; do
+		n=0
+		for k in $(children "$pid"); do
+			case " $(echo "$kids" | tr '\n' ' ') " in
+			*" $k "*) ;;
+			*) n=$((n + 1)) ;;
+			esac
+		done
+		[ "$n" -ge "$CHILDREN" ] && break
+		[ $SECONDS -ge $deadline ] &&
+		    { log_tail "$LOGS/api.log"; die "multiwatch respawned only $n of $CHILDREN children"; }
+		sleep 0.05
+	done
+	note "multiwatch respawned $n children"
+}
+
+sse_start() {
+	local pid deadline
+	if [ ! -x "$BUILD/broadway-sse" ]; then
+		note "no $BUILD/broadway-sse: SSE not started"
+		return 0
+	fi
+	if pid=$(pid_of broadway-sse "$RUN/sse.pid"); then
+		note "broadway-sse already running (pid $pid)"
+		return 0
+	fi
+	export_db_env
+	daemon_start "$LOGS/sse.log" spawn-fcgi -n -s "$RUN/sse.sock" -M 0666 \
+	    -b 4096 -- "$BUILD/broadway-sse"
+	pid=$DAEMON_PID
+	echo "$pid" >"$RUN/sse.pid"
+	deadline=$((SECONDS + WAIT_HTTP))
+	until [ -S "$RUN/sse.sock" ]; do
+		alive "$pid" || { log_tail "$LOGS/sse.log"; die "broadway-sse exited at startup"; }
+		[ $SECONDS -ge $deadline ] && { log_tail "$LOGS/sse.log"; die "broadway-sse did not start"; }
+		sleep 0.05
+	done
+	sleep 0.1
+	alive "$pid" || { log_tail "$LOGS/sse.log"; die "broadway-sse exited at startup"; }
+	note "broadway-sse running (pid $pid)"
+}
+
+sse_stop() {
+	local pid
+	if ! pid=$(pid_of broadway-sse "$RUN/sse.pid"); then
+		rm -f "$RUN/sse.pid" "$RUN/sse.sock"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null || true
+	wait_gone "$pid"
+	rm -f "$RUN/sse.pid" "$RUN/sse.sock"
+	note "broadway-sse stopped"
+}
+
+# ------------------------------------------------------------ nginx
+
+nginx_conf() {
+	local hard rlimit conns user_line
+	hard=$(ulimit -Hn)
+	[ "$hard" = unlimited ] && hard=1048576
+	rlimit=40000
+	[ "$hard" -lt "$rlimit" ] && rlimit=$hard
+	conns=16384
+	[ $((rlimit - 64)) -lt "$conns" ] && conns=$((rlimit - 64))
+	mkdir -p "$PREFIX/conf" "$PREFIX/tmp"
+	# nginx workers run as nobody when the master is root and must
+	# reach the sockets: make DIR and DIR/run traversable (not
+	# listable).  If a parent directory still blocks them (DIR under
+	# a 0700 home), the workers run as root instead.
+	user_line="# not root: the workers run as $(id -un)"
+	if [ "$(id -u)" -eq 0 ]; then
+		chmod 711 "$DIR" "$RUN"
+		if setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		    test -x "$RUN" 2>/dev/null; then
+			user_line="user nobody nogroup;"
+		else
+			note "nobody cannot reach $RUN: nginx workers run as root"
+			user_line="user root root;"
+		fi
+	fi
+	sed -e "s|@USER_LINE@|$user_line|" -e "s|@PREFIX@|$PREFIX|g" -e "s|@LOGS@|$LOGS|g" -e "s|@RUN@|$RUN|g" \
+	    -e "s|@TLS@|$TLS|g" -e "s|@PORT@|$PORT|g" \
+	    -e "s|@RLIMIT_NOFILE@|$rlimit|g" -e "s|@WORKER_CONNECTIONS@|$conns|g" \
+	    "$ROOT/nginx/broadway.conf.in" >"$PREFIX/conf/nginx.conf.new"
+	if grep -v '^[[:space:]]*#' "$PREFIX/conf/nginx.conf.new" |
+	    grep '@[A-Z_]*@' >&2; then
+		die "unsubstituted placeholders in nginx.conf"
+	fi
+	mv "$PREFIX/conf/nginx.conf.new" "$PREFIX/conf/nginx.conf"
+}
+
+nginx_start() {
+	local pid old
+	if pid=$(pid_of nginx "$PREFIX/nginx.pid"); then
+		PORT=$(env_old BROADWAY_HTTPS_PORT)
+		[ -n "$PORT" ] || die "nginx runs (pid $pid) but $ENVF has no port; run down first"
+		note "nginx already running (pid $pid, port $PORT)"
+		return 0
+	fi
+	old=$(env_old BROADWAY_HTTPS_PORT)
+	if [ -n "$old" ] && port_free "$old"; then
+		PORT=$old
+	else
+		PORT=$(free_port)
+	fi
+	nginx_conf
+	nginx -t -q -p "$PREFIX" -c "$PREFIX/conf/nginx.conf" -e "$LOGS/error.log" \
+	    >"$LOGS/nginx-test.log" 2>&1 ||
+	    { cat "$LOGS/nginx-test.log" >&2; die "nginx configuration test failed"; }
+	daemon_start "$LOGS/nginx.out" nginx -p "$PREFIX" \
+	    -c "$PREFIX/conf/nginx.conf" -e "$LOGS/error.log" -g 'daemon off;'
+	pid=$DAEMON_PID
+	# nginx writes its pid file a moment after starting.
+	echo "$pid" >"$PREFIX/nginx.pid"
+	http_wait "$pid" || die "nginx did not serve https://127.0.0.1:$PORT"
+	note "nginx running (pid $pid) on https://127.0.0.1:$PORT"
+}
+
+# Wait until nginx answers through TLS and the API answers through
+# nginx (anything but a 502).
+http_wait() {
+	local pid=$1 deadline=$((SECONDS + WAIT_HTTP)) code
+	while :; do
+		if [ -n "$pid" ] && ! alive "$pid"; then
+			log_tail "$LOGS/nginx.out"
+			log_tail "$LOGS/error.log"
+			return 1
+		fi
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+		    --cacert "$TLS/server.crt" "https://127.0.0.1:$PORT/api/v1/" || true)
+		case $code in
+		000 | 502) ;;
+		*) return 0 ;;
+		esac
+		if [ $SECONDS -ge $deadline ]; then
+			note "last HTTP status: $code"
+			log_tail "$LOGS/error.log"
+			log_tail "$LOGS/api.log"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+nginx_stop() {
+	local pid kids
+	if ! pid=$(pid_of nginx "$PREFIX/nginx.pid"); then
+		rm -f "$PREFIX/nginx.pid"
+		return 0
+	fi
+	kids=$(children "$pid")
+	kill -QUIT "$pid" 2>/dev/null || true
+	# shellcheck disable=SC2086
+	wait_gone "$pid" $kids
+	rm -f "$PREFIX/nginx.pid"
+	note "nginx stopped"
+}
+
+# ------------------------------------------------------------ verbs
+
+write_env() {
+	(umask 077 && cat >"$ENVF.new" <<-EOF
+		# Written by scripts/stack.sh up $DIR; secrets inside (mode 0600).
+		BROADWAY_URL=https://127.0.0.1:$PORT/api/v1
+		BROADWAY_CA=$TLS/server.crt
+		BROADWAY_HTTPS_PORT=$PORT
+		BROADWAY_CLUSTER_TOKEN=$CLUSTER_TOKEN
+		BROADWAY_DEMO_ADMIN_TOKEN=$DEMO_ADMIN_TOKEN
+		BROADWAY_DEMO_QUERY_TOKEN=$DEMO_QUERY_TOKEN
+		BROADWAY_DB_SOCKET=$DB_SOCK
+		BROADWAY_DB_USER=$DB_USER
+		BROADWAY_DB_PASSWORD=$DB_PASSWORD
+		BROADWAY_DB_NAME=$DB_NAME
+		BROADWAY_ADMIN=$ADMIN
+		BROADWAY_STACK_DIR=$DIR
+		BROADWAY_ROOT=$ROOT
+		BROADWAY_BUILD=$BUILD
+		BROADWAY_HEARTBEAT=$HEARTBEAT
+		BROADWAY_MAX_ATTEMPTS=$MAX_ATTEMPTS
+		BROADWAY_FCGI_CHILDREN=$CHILDREN
+	EOF
+	)
+	mv "$ENVF.new" "$ENVF"
+}
+
+cmd_up() {
+	local t0=$SECONDS
+	[ -x "$ADMIN" ] || die "$ADMIN not built (run make)"
+	[ -f "$ROOT/nginx/broadway.conf.in" ] || die "missing $ROOT/nginx/broadway.conf.in"
+	db_start
+	db_setup
+	demo_setup
+	tls_setup
+	api_start
+	sse_start
+	nginx_start
+	write_env
+	note "up in $((SECONDS - t0))s"
+	cat <<-EOF
+		URL:          https://127.0.0.1:$PORT/api/v1
+		CA file:      $TLS/server.crt
+		admin token:  $DEMO_ADMIN_TOKEN   (course demo)
+		query token:  $DEMO_QUERY_TOKEN   (course demo)
+		cluster token: $CLUSTER_TOKEN
+		stack.env:    $ENVF
+		try: curl --cacert $TLS/server.crt -H "Authorization: Bearer $DEMO_ADMIN_TOKEN" https://127.0.0.1:$PORT/api/v1/queue/demo/length
+	EOF
+}
+
+cmd_down() {
+	nginx_stop
+	sse_stop
+	api_stop
+	db_stop
+}
+
+cmd_status() {
+	local rc=0 pid
+	if pid=$(pid_of mariadbd "$RUN/mysqld.pid"); then
+		echo "mariadbd      running  pid $pid  socket $DB_SOCK"
+	else
+		echo "mariadbd      stopped"; rc=1
+	fi
+	if pid=$(pid_of multiwatch "$RUN/api.pid"); then
+		echo "broadway-fcgi running  multiwatch pid $pid, children: $(children "$pid" | tr '\n' ' ')"
+	else
+		echo "broadway-fcgi stopped"; rc=1
+	fi
+	if pid=$(pid_of broadway-sse "$RUN/sse.pid"); then
+		echo "broadway-sse  running  pid $pid"
+	elif [ -x "$BUILD/broadway-sse" ]; then
+		echo "broadway-sse  stopped"; rc=1
+	else
+		echo "broadway-sse  not built"
+	fi
+	if pid=$(pid_of nginx "$PREFIX/nginx.pid"); then
+		echo "nginx         running  pid $pid  https://127.0.0.1:$(env_old BROADWAY_HTTPS_PORT)/api/v1"
+	else
+		echo "nginx         stopped"; rc=1
+	fi
+	return $rc
+}
+
+# After restarting a part, nginx must still reach the API.
+api_ready() {
+	PORT=$(env_old BROADWAY_HTTPS_PORT)
+	[ -n "$PORT" ] || return 0
+	pid_of nginx "$PREFIX/nginx.pid" >/dev/null || return 0
+	http_wait "" || die "the API does not answer through nginx"
+}
+
+[ $# -eq 2 ] || usage
+VERB=$1
+case $VERB in
+up | down | restart-db | kill-api | stop-api | start-api | restart-sse | status) ;;
+*) usage ;;
+esac
+setup_paths "$2"
+load_settings
+
+case $VERB in
+up)		cmd_up ;;
+down)		cmd_down ;;
+restart-db)	db_stop; db_start ;;
+kill-api)	api_kill ;;
+stop-api)	sse_stop; api_stop ;;
+start-api)	DB_PASSWORD=$(cat "$SECRETS/db.password" 2>/dev/null) ||
+		    die "no $SECRETS/db.password (run up first)"
+		api_start; sse_start; api_ready ;;
+restart-sse)	sse_stop; sse_start ;;
+status)		cmd_status ;;
+*)		usage ;;
+esac

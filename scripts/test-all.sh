@@ -1,0 +1,34 @@
+#!/bin/bash
+# Unit tests (the binaries given), then the integration suite, then
+# exactly one final line "N passed, N failed" summed over both.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+passed=0
+failed=0
+
+# Add the "N passed, N failed" of the last line of $out; a missing
+# summary is one failure.
+add() {
+	local last
+	last=$(tail -n 1 "$out")
+	if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		passed=$((passed + BASH_REMATCH[1]))
+		failed=$((failed + BASH_REMATCH[2]))
+	else
+		echo "FAIL $1: no summary line"
+		failed=$((failed + 1))
+	fi
+}
+
+echo "==== unit tests"
+"$ROOT/scripts/run-unit.sh" "$@" 2>&1 | tee "$out"
+add unit
+echo "==== integration tests"
+"$ROOT/scripts/run-integration.sh" 2>&1 | tee "$out"
+add integration
+echo "==== total"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

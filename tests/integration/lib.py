@@ -1,0 +1,802 @@
+"""Helpers for the Broadway-C integration tests (Python 3 stdlib only).
+
+The suite runs against one live stack (scripts/stack.sh up DIR) described
+by DIR/stack.env.  run.py calls init(path) once; every helper below then
+talks to that stack.  Tests create their own uniquely named courses and
+tokens (new_course) so they never depend on one another, but the job
+queue and the workers are shared: a test that needs to know the global
+claim order first calls drain(), and every test leaves no job QUEUED or
+STARTED behind it.
+
+A test module is tests/integration/test_*.py with
+
+    def tests(env):
+        return [("name", callable_taking_env), ...]
+
+A test fails by raising (AssertionError or anything else).
+"""
+
+import http.client
+import json
+import os
+import secrets
+import shlex
+import socket
+import ssl
+import struct
+import subprocess
+import threading
+import time
+import urllib.parse
+
+ENV = None              # the Env of the stack under test (init)
+_tls = threading.local()
+_uniq_lock = threading.Lock()
+_uniq_n = 0
+_workers = []           # every FakeWorker, so cleanup() can silence them
+
+BODY_MAX = 16 * 1024 * 1024     # nginx client_max_body_size and the handler
+HEARTBEAT_S = 1                 # the suite's stack runs BROADWAY_HEARTBEAT=1
+MAX_ATTEMPTS = 3
+
+JOB_STATES = ("QUEUED", "STARTED", "FAILED", "SUCCEEDED")
+RUN_STATES = ("READY", "PRE_PROCESSING_STAGE", "STUDENTS_STAGE",
+              "POST_PROCESSING_STAGE", "FINISHED", "FAILED")
+
+
+# ---------------------------------------------------------------- env
+
+class Env(dict):
+    """stack.env as a dict, plus the parsed URL."""
+
+    def __init__(self, values):
+        super().__init__(values)
+        u = urllib.parse.urlsplit(self["BROADWAY_URL"])
+        self.host = u.hostname
+        self.port = u.port or 443
+        self.base = u.path.rstrip("/")          # "/api/v1"
+        self.ca = self["BROADWAY_CA"]
+        self.cluster = self["BROADWAY_CLUSTER_TOKEN"]
+        self.stack_dir = self.get("BROADWAY_STACK_DIR", "")
+        self.root = self.get("BROADWAY_ROOT",
+                             os.path.dirname(os.path.dirname(
+                                 os.path.dirname(os.path.abspath(__file__)))))
+
+
+def load_env(path):
+    """Parse shell KEY=VALUE lines (quotes allowed, comments ignored)."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "stack.env")
+    vals = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                line = line[7:]
+            k, sep, v = line.partition("=")
+            if not sep:
+                continue
+            parts = shlex.split(v) if v else [""]
+            vals[k.strip()] = parts[0] if parts else ""
+    return Env(vals)
+
+
+def init(path):
+    global ENV
+    ENV = load_env(path)
+    return ENV
+
+
+# ---------------------------------------------------------------- HTTPS
+
+class Resp(tuple):
+    """(status, headers, json) with .raw (bytes) and .hlist (all headers)."""
+
+    def __new__(cls, status, headers, data, raw, hlist):
+        t = tuple.__new__(cls, (status, headers, data))
+        t.raw = raw
+        t.hlist = hlist
+        return t
+
+    status = property(lambda self: self[0])
+    headers = property(lambda self: self[1])
+    json = property(lambda self: self[2])
+
+    def __repr__(self):
+        raw = self.raw[:400]
+        return "<%d %r>" % (self[0], raw)
+
+
+def ssl_context():
+    ctx = ssl.create_default_context(cafile=ENV.ca)
+    return ctx
+
+
+def _conn(fresh=False):
+    c = getattr(_tls, "conn", None)
+    if c is not None and (fresh or getattr(_tls, "env", None) is not ENV):
+        try:
+            c.close()
+        except Exception:
+            pass
+        c = None
+    if c is None:
+        c = http.client.HTTPSConnection(ENV.host, ENV.port,
+                                        context=ssl_context(), timeout=60)
+        _tls.conn = c
+        _tls.env = ENV
+        _tls.used = 0
+    return c
+
+
+def drop_connection():
+    """Forget this thread's keep-alive connection."""
+    c = getattr(_tls, "conn", None)
+    if c is not None:
+        try:
+            c.close()
+        except Exception:
+            pass
+    _tls.conn = None
+
+
+def full_path(path, absolute=False):
+    if absolute or path.startswith(ENV.base + "/"):
+        return path
+    if not path.startswith("/"):
+        path = "/" + path
+    return ENV.base + path
+
+
+def call(method, path, token=None, body=None, raw=None, headers=None,
+         absolute=False, timeout=60):
+    """One HTTPS request on this thread's keep-alive connection.
+
+    path is relative to /api/v1 unless it starts with /api/v1/ or
+    absolute=True.  body is JSON-encoded; raw (bytes or str) is sent as
+    is.  token becomes "Authorization: Bearer <token>"; pass headers for
+    anything else.  Returns Resp (status, headers lower-cased, parsed
+    JSON or None).  A reused connection the server had closed is
+    reopened once; other network errors propagate.
+    """
+    hdrs = {}
+    if token is not None:
+        hdrs["Authorization"] = "Bearer " + token
+    payload = None
+    if raw is not None:
+        payload = raw.encode() if isinstance(raw, str) else raw
+    elif body is not None:
+        payload = json.dumps(body).encode()
+        hdrs["Content-Type"] = "application/json"
+    if headers:
+        hdrs.update(headers)
+    if payload is None and method in ("POST", "PUT", "PATCH"):
+        hdrs.setdefault("Content-Length", "0")
+    p = full_path(path, absolute)
+    for attempt in (0, 1):
+        c = _conn()
+        reused = _tls.used > 0
+        try:
+            c.timeout = timeout
+            if c.sock is not None:
+                c.sock.settimeout(timeout)
+            c.request(method, p, body=payload, headers=hdrs)
+            r = c.getresponse()
+            data = r.read()
+            _tls.used += 1
+        except (http.client.RemoteDisconnected, BrokenPipeError,
+                ConnectionResetError, http.client.CannotSendRequest,
+                http.client.ResponseNotReady, ssl.SSLEOFError):
+            drop_connection()
+            if attempt == 0 and reused:
+                continue
+            raise
+        except Exception:
+            drop_connection()
+            raise
+        if r.will_close:
+            drop_connection()
+        hl = [(k.lower(), v) for k, v in r.getheaders()]
+        h = {}
+        for k, v in hl:
+            h[k] = h[k] + ", " + v if k in h else v
+        parsed = None
+        if data:
+            try:
+                parsed = json.loads(data)
+            except ValueError:
+                parsed = None
+        return Resp(r.status, h, parsed, data, hl)
+
+
+def call_retry(method, path, token=None, body=None, timeout=90,
+               ok_status=None, **kw):
+    """call() again and again across an outage: network errors and 5xx
+    (502/503/504 from nginx or the API) are retried until timeout."""
+    deadline = time.time() + timeout
+    last = None
+    while True:
+        try:
+            r = call(method, path, token=token, body=body, timeout=15, **kw)
+            if r[0] < 500 and (ok_status is None or r[0] in ok_status):
+                return r
+            last = r
+        except (OSError, http.client.HTTPException) as e:
+            last = e
+            drop_connection()
+        if time.time() > deadline:
+            raise AssertionError("%s %s still failing after %ss: %r"
+                                 % (method, path, timeout, last))
+        time.sleep(0.1)
+
+
+# ---------------------------------------------------------------- asserts
+
+def envelope_ok(r):
+    st, h, j = r
+    assert isinstance(j, dict), "body is not a JSON object: %r" % (r,)
+    assert set(j) >= {"status", "data"}, "no envelope: %r" % (r,)
+
+
+def ok(r, status=200):
+    """Assert a success envelope; return data."""
+    st, h, j = r
+    assert st == status, "expected %d, got %r" % (status, r)
+    envelope_ok(r)
+    assert j["status"] == "success", "status not success: %r" % (r,)
+    return j["data"]
+
+
+def fail(r, status, contains=None):
+    """Assert a failure envelope with this HTTP status; return the message.
+    contains: substring(s) the message must include (case-insensitive)."""
+    st, h, j = r
+    assert st == status, "expected %d, got %r" % (status, r)
+    envelope_ok(r)
+    want = "error" if status >= 500 else "fail"
+    assert j["status"] == want, "envelope status %r, want %r: %r" % (
+        j["status"], want, r)
+    d = j["data"]
+    assert isinstance(d, dict) and isinstance(d.get("message"), str) \
+        and d["message"], "data.message missing: %r" % (r,)
+    if contains:
+        for c in ([contains] if isinstance(contains, str) else contains):
+            assert c.lower() in d["message"].lower(), \
+                "message %r does not mention %r" % (d["message"], c)
+    return d["message"]
+
+
+def eq(got, want, what=""):
+    assert got == want, "%s: expected %r, got %r" % (what or "value", want, got)
+
+
+def wait_until(pred, timeout=10.0, interval=0.05, msg=None):
+    """Poll pred() until it returns something truthy; return that value."""
+    deadline = time.time() + timeout
+    last = None
+    while True:
+        try:
+            last = pred()
+        except AssertionError as e:
+            last = e
+            v = None
+        else:
+            v = last
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s (last: %r)"
+                                 % (timeout, msg or getattr(pred, "__name__", "condition"),
+                                    last))
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- processes
+
+def _db_env():
+    e = dict(os.environ)
+    for k, v in ENV.items():
+        if k.startswith("BROADWAY_"):
+            e[k] = v
+    return e
+
+
+def admin(*args, check=True):
+    """Run $BROADWAY_ADMIN with the stack's DB env; return stdout."""
+    p = subprocess.run([ENV["BROADWAY_ADMIN"]] + [str(a) for a in args],
+                       env=_db_env(), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise AssertionError("broadway-admin %s: exit %d: %s" % (
+            " ".join(map(str, args)), p.returncode, p.stderr.strip()))
+    return p.stdout
+
+
+def stack(verb, check=True, timeout=120):
+    """scripts/stack.sh VERB $BROADWAY_STACK_DIR; return stdout."""
+    script = os.path.join(ENV.root, "scripts", "stack.sh")
+    p = subprocess.run([script, verb, ENV.stack_dir], env=_db_env(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError("stack.sh %s: exit %d: %s%s" % (
+            verb, p.returncode, p.stdout[-2000:], p.stderr[-2000:]))
+    return p.stdout
+
+
+def sql(query):
+    """Run one SQL statement with the mariadb client; rows as lists of str
+    (NULL -> None).  For white-box assertions only (counts, flags)."""
+    e = dict(os.environ)
+    e["MYSQL_PWD"] = ENV.get("BROADWAY_DB_PASSWORD", "")
+    cmd = ["mariadb", "--no-defaults", "-N", "-B", "-u",
+           ENV.get("BROADWAY_DB_USER", "root")]
+    if ENV.get("BROADWAY_DB_SOCKET"):
+        cmd += ["--socket=" + ENV["BROADWAY_DB_SOCKET"]]
+    else:
+        cmd += ["-h", ENV.get("BROADWAY_DB_HOST", "127.0.0.1"),
+                "-P", ENV.get("BROADWAY_DB_PORT", "3306"), "--protocol=tcp"]
+    cmd += [ENV.get("BROADWAY_DB_NAME", "broadway"), "-e", query]
+    p = subprocess.run(cmd, env=e, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("sql %r: %s" % (query, p.stderr.strip()))
+    rows = []
+    for line in p.stdout.splitlines():
+        rows.append([None if c == "NULL" else c for c in line.split("\t")])
+    return rows
+
+
+def sql_quote(s):
+    """Quote a value we generated ourselves (ids: [A-Za-z0-9_.-])."""
+    assert all(c.isalnum() or c in "_.-" for c in s), s
+    return "'" + s + "'"
+
+
+# ---------------------------------------------------------------- fixtures
+
+def unique(prefix="t"):
+    """A fresh id of [A-Za-z0-9_.-], unique in this run and across runs."""
+    global _uniq_n
+    with _uniq_lock:
+        _uniq_n += 1
+        n = _uniq_n
+    return "%s-%d-%s" % (prefix, n, secrets.token_hex(3))
+
+
+def new_token():
+    return "tk" + secrets.token_hex(16)
+
+
+class Course:
+    def __init__(self, cid, admin_token, query_token):
+        self.id = cid
+        self.admin = admin_token
+        self.query = query_token
+
+    def __repr__(self):
+        return "Course(%s)" % self.id
+
+
+def new_course(prefix="c", query=True):
+    """A new course with one admin and (by default) one query token."""
+    cid = unique(prefix)
+    admin("course-add", cid)
+    a = new_token()
+    admin("token-add", "admin", cid, "--token", a)
+    q = None
+    if query:
+        q = new_token()
+        admin("token-add", "query", cid, "--token", q)
+    return Course(cid, a, q)
+
+
+def stage(image="localhost/bb:1", **kw):
+    s = {"image": image}
+    s.update(kw)
+    return s
+
+
+def config(student=None, pre=None, post=None, env=None):
+    """A grading config; pipelines are lists of stages (or True for one
+    default stage)."""
+    def pl(p, name):
+        if p is True:
+            return [stage(env={"STAGE_OF": name})]
+        return p
+    c = {"student_pipeline": pl(student, "student") or [stage()]}
+    if pre is not None:
+        c["pre_processing_pipeline"] = pl(pre, "pre")
+    if post is not None:
+        c["post_processing_pipeline"] = pl(post, "post")
+    if env is not None:
+        c["env"] = env
+    return c
+
+
+def put_config(course, assignment, cfg):
+    ok(call("POST", "/grading_config/%s/%s" % (course.id, assignment),
+            course.admin, body=cfg))
+
+
+def start_run(course, assignment, students, pre_env=None, post_env=None):
+    """POST grading_run; return the run id."""
+    body = {"students_env": students}
+    if pre_env is not None:
+        body["pre_processing_env"] = pre_env
+    if post_env is not None:
+        body["post_processing_env"] = post_env
+    d = ok(call("POST", "/grading_run/%s/%s" % (course.id, assignment),
+                course.admin, body=body))
+    rid = d["grading_run_id"]
+    assert isinstance(rid, str) and len(rid) == 24 and \
+        all(c in "0123456789abcdef" for c in rid), "run id %r" % rid
+    return rid
+
+
+def new_run(course=None, students=1, pre=False, post=False, env=None,
+            students_env=None, pre_env=None, post_env=None, assignment=None):
+    """Config + run in one go; returns (course, assignment, run_id)."""
+    course = course or new_course()
+    assignment = assignment or unique("a")
+    put_config(course, assignment, config(
+        student=True, pre=True if pre else None,
+        post=True if post else None, env=env))
+    se = students_env if students_env is not None else \
+        [{"STUDENT_ID": "s%d" % i} for i in range(students)]
+    rid = start_run(course, assignment, se, pre_env, post_env)
+    return course, assignment, rid
+
+
+def run_status(course, run_id, token=None):
+    return ok(call("GET", "/grading_run_status/%s/%s" % (course.id, run_id),
+                   token or course.admin))
+
+
+def job_ids(st):
+    """All job ids of a status answer: (pre ids, student ids, post ids)."""
+    pre = list((st.get("pre_processing_job") or {}).keys())
+    post = list((st.get("post_processing_job") or {}).keys())
+    return pre, list(st["student_jobs"].keys()), post
+
+
+def queue_length(course):
+    return ok(call("GET", "/queue/%s/length" % course.id, course.admin))["length"]
+
+
+def position(course, job_id, token=None):
+    return call("GET", "/queue/%s/%s/position" % (course.id, job_id),
+                token or course.admin)
+
+
+def job_events(job_id):
+    """The job_event states of a job, oldest first (for SSE), without a
+    leading QUEUED (creation may or may not be recorded)."""
+    rows = sql("SELECT e.state FROM job_event e JOIN grading_job j ON j.id = e.job_id"
+               " WHERE j.public_id = %s ORDER BY e.id" % sql_quote(job_id))
+    names = [JOB_STATES[int(r[0])] for r in rows]
+    if names and names[0] == "QUEUED":
+        names = names[1:]
+    return names
+
+
+# ---------------------------------------------------------------- fake worker
+
+class Job:
+    """A claimed job as the worker sees it."""
+
+    def __init__(self, data):
+        self.data = data
+        self.id = data["grading_job_id"]
+        self.attempt = data["attempt"]
+        self.stages = data["stages"]
+        env0 = (self.stages[0].get("env") or {}) if self.stages else {}
+        self.env = env0
+        self.run_id = env0.get("GRADING_RUN_ID")
+
+    def __repr__(self):
+        return "Job(%s attempt %s run %s)" % (self.id, self.attempt, self.run_id)
+
+
+class FakeWorker:
+    """The worker protocol (worker/PROTOCOL.md) spoken directly over HTTPS:
+    no containers.  Heartbeats run in a thread once register() is called
+    (unless heartbeat=False); stop() ends them."""
+
+    def __init__(self, wid=None, hostname=None, slots=1, token=None,
+                 heartbeat=True, interval=None):
+        self.id = wid or unique("w")
+        self.hostname = hostname or ("host-" + self.id)
+        self.slots = slots
+        self.token = token or ENV.cluster
+        self.auto_hb = heartbeat
+        self.interval = interval or max(0.3, HEARTBEAT_S / 2.0)
+        self._stop = threading.Event()
+        self._hb = None
+        self.hb_errors = 0
+        self.reg = None
+        with _uniq_lock:
+            _workers.append(self)
+
+    def path(self, verb):
+        return "/grader/%s/%s" % (self.id, verb)
+
+    def post(self, verb, body=None, retry=False, **kw):
+        if retry:
+            return call_retry("POST", self.path(verb), self.token,
+                              body={} if body is None else body, **kw)
+        return call("POST", self.path(verb), self.token,
+                    body={} if body is None else body, **kw)
+
+    def register(self, retry=False):
+        self.reg = ok(self.post("register", {"hostname": self.hostname,
+                                             "slots": self.slots}, retry=retry))
+        if self.auto_hb:
+            self.start_heartbeats()
+        return self.reg
+
+    def heartbeat(self):
+        return self.post("heartbeat")
+
+    def _hb_loop(self):
+        while not self._stop.wait(self.interval):
+            try:
+                r = self.heartbeat()
+                if r[0] != 200:
+                    self.hb_errors += 1
+            except Exception:
+                self.hb_errors += 1
+                drop_connection()
+        drop_connection()
+
+    def start_heartbeats(self):
+        if self._hb is None:
+            self._stop.clear()
+            self._hb = threading.Thread(target=self._hb_loop, daemon=True,
+                                        name="hb-" + self.id)
+            self._hb.start()
+
+    def stop(self):
+        """Stop heartbeating (the worker goes silent)."""
+        self._stop.set()
+        if self._hb is not None:
+            self._hb.join(5)
+            self._hb = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.stop()
+
+    def claim(self, retry=False):
+        """The raw claim answer (Resp)."""
+        return self.post("claim", retry=retry)
+
+    def claim_job(self, retry=False):
+        """A Job, or None on 204; anything else fails the test."""
+        r = self.claim(retry=retry)
+        if r[0] == 204:
+            assert not r.raw, "204 with a body: %r" % (r,)
+            return None
+        return Job(ok(r))
+
+    def claim_for(self, runs, timeout=15):
+        """Wait for a job of one of `runs` (run ids); any other job that
+        turns up (a leftover of another test) is finished with success
+        and skipped."""
+        runs = set([runs] if isinstance(runs, str) else runs)
+        deadline = time.time() + timeout
+        while True:
+            j = self.claim_job()
+            if j is not None and j.run_id in runs:
+                return j
+            if j is not None:
+                self.finish(j, True)
+                continue
+            if time.time() > deadline:
+                raise AssertionError("no job of runs %s for worker %s after %ss"
+                                     % (sorted(runs), self.id, timeout))
+            time.sleep(0.05)
+
+    def wait_job(self, timeout=10):
+        return wait_until(self.claim_job, timeout, 0.05,
+                          "a job for worker %s" % self.id)
+
+    def result_body(self, job, success=True, stdout="", stderr="",
+                    results=None, attempt=None):
+        jid = job.id if isinstance(job, Job) else job
+        att = attempt if attempt is not None else job.attempt
+        if results is None:
+            results = [{"stage": 0, "image": "localhost/bb:1",
+                        "exit_code": 0 if success else 1, "timed_out": False,
+                        "oom_killed": False, "duration_ms": 1,
+                        "success": success, "error": None}]
+        return {"grading_job_id": jid, "attempt": att, "success": success,
+                "results": results,
+                "logs": {"stdout": stdout, "stderr": stderr}}
+
+    def result(self, job, success=True, stdout="", stderr="", results=None,
+               attempt=None, retry=False):
+        return self.post("result", self.result_body(
+            job, success, stdout, stderr, results, attempt), retry=retry)
+
+    def finish(self, job, success=True, **kw):
+        """Post a result and insist it is accepted."""
+        d = ok(self.result(job, success, **kw))
+        assert d == {"accepted": True}, "result answer %r" % (d,)
+        return d
+
+
+def cleanup():
+    """Stop every fake worker's heartbeats (run.py calls this after each
+    test so a failed test leaves no thread behind)."""
+    with _uniq_lock:
+        ws = list(_workers)
+        del _workers[:]
+    for w in ws:
+        w.stop()
+
+
+def drain(timeout=60, keep=None):
+    """Claim every queued job (of any course) and post success for it,
+    until the queue stays empty: leaves a clean queue for tests that
+    count claims.  Jobs whose run is in `keep` are an error."""
+    w = FakeWorker(hostname="janitor", slots=64)
+    w.register()
+    n = 0
+    deadline = time.time() + timeout
+    try:
+        empty = 0
+        while empty < 2:
+            j = w.claim_job()
+            if j is None:
+                empty += 1
+                time.sleep(0.05)
+                continue
+            empty = 0
+            if keep and j.run_id in keep:
+                raise AssertionError("drain claimed a job of a live run %s" % j)
+            w.finish(j, True)
+            n += 1
+            assert time.time() < deadline, "drain did not end"
+    finally:
+        w.stop()
+    return n
+
+
+# ---------------------------------------------------------------- FastCGI
+
+FCGI_BEGIN, FCGI_END, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, FCGI_STDERR = \
+    1, 3, 4, 5, 6, 7
+
+
+def _fcgi_rec(typ, content, rid=1):
+    out = b""
+    if not content:
+        return struct.pack("!BBHHBB", 1, typ, rid, 0, 0, 0)
+    for i in range(0, len(content), 65535):
+        chunk = content[i:i + 65535]
+        pad = (8 - len(chunk) % 8) % 8
+        out += struct.pack("!BBHHBB", 1, typ, rid, len(chunk), pad, 0) + \
+            chunk + b"\0" * pad
+    return out
+
+
+def _fcgi_nv(name, value):
+    def ln(n):
+        return struct.pack("!B", n) if n < 128 else struct.pack("!I", n | 0x80000000)
+    n, v = name.encode(), value.encode()
+    return ln(len(n)) + ln(len(v)) + n + v
+
+
+def fcgi_call(sock_path, method, path, token=None, body=b"",
+              content_length=None, timeout=60):
+    """One request straight to a FastCGI socket (bypassing nginx), for
+    checking the handler's own limits.  Returns (status, headers, json).
+    body may be bytes or an int (that many spaces, streamed)."""
+    blen = body if isinstance(body, int) else len(body)
+    params = {
+        "REQUEST_METHOD": method, "DOCUMENT_URI": path, "REQUEST_URI": path,
+        "SCRIPT_NAME": path, "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(content_length if content_length is not None else blen),
+        "REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "localhost",
+        "GATEWAY_INTERFACE": "CGI/1.1",
+    }
+    if token is not None:
+        params["HTTP_AUTHORIZATION"] = "Bearer " + token
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    s.sendall(_fcgi_rec(FCGI_BEGIN, struct.pack("!HB5x", 1, 0)) +
+              _fcgi_rec(FCGI_PARAMS, b"".join(_fcgi_nv(k, v) for k, v in params.items())) +
+              _fcgi_rec(FCGI_PARAMS, b""))
+
+    def feed():
+        try:
+            if isinstance(body, int):
+                chunk = b" " * 65528
+                left = body
+                while left > 0:
+                    c = chunk[:min(left, len(chunk))]
+                    s.sendall(_fcgi_rec(FCGI_STDIN, c))
+                    left -= len(c)
+            elif body:
+                s.sendall(_fcgi_rec(FCGI_STDIN, body))
+            s.sendall(_fcgi_rec(FCGI_STDIN, b""))
+        except OSError:
+            pass            # the app answered early and closed
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    out = b""
+    buf = b""
+    done = False
+    while not done:
+        try:
+            d = s.recv(65536)
+        except OSError:
+            break
+        if not d:
+            break
+        buf += d
+        while len(buf) >= 8:
+            ver, typ, rid, clen, pad, _ = struct.unpack("!BBHHBB", buf[:8])
+            if len(buf) < 8 + clen + pad:
+                break
+            content = buf[8:8 + clen]
+            buf = buf[8 + clen + pad:]
+            if typ == FCGI_STDOUT:
+                out += content
+            elif typ == FCGI_END:
+                done = True
+    s.close()
+    t.join(5)
+    head, _, payload = out.partition(b"\r\n\r\n")
+    status = 200
+    hdrs = {}
+    for line in head.decode("latin-1").split("\r\n"):
+        k, _, v = line.partition(":")
+        if k.lower() == "status":
+            status = int(v.strip().split()[0])
+        elif k:
+            hdrs[k.lower()] = v.strip()
+    try:
+        j = json.loads(payload) if payload else None
+    except ValueError:
+        j = None
+    return Resp(status, hdrs, j, payload, list(hdrs.items()))
+
+
+# ---------------------------------------------------------------- threads
+
+def parallel(fns, timeout=120, warm=None):
+    """Run callables in threads released together by a barrier; return
+    their results (re-raising the first exception).  warm[i]() runs in
+    thread i before the barrier (e.g. to open its TLS connection)."""
+    res = [None] * len(fns)
+    errs = [None] * len(fns)
+    barrier = threading.Barrier(len(fns))
+
+    def run(i):
+        try:
+            if warm is not None and warm[i] is not None:
+                warm[i]()
+            barrier.wait(30)
+            res[i] = fns[i]()
+        except BaseException as e:      # noqa: B902 - reported below
+            errs[i] = e
+        finally:
+            drop_connection()
+    ts = [threading.Thread(target=run, args=(i,), daemon=True)
+          for i in range(len(fns))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout)
+    for e in errs:
+        if e is not None:
+            raise e
+    return res

@@ -1,0 +1,160 @@
+#ifndef BW_WORKER_EXTERN_H
+#define BW_WORKER_EXTERN_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "stage.h"
+#include "util.h"
+
+/*
+ * broadway-worker: claims jobs from the API over HTTPS and runs every
+ * stage with podman.  One header for the program, grouped by file.
+ */
+
+#define WORKER_SLOTS_MAX	64
+#define LOG_CAP_DEFAULT		(1024 * 1024)
+#define LOG_CAP_MIN		1024
+/* The API takes 4 MiB per stream; U+FFFD can triple an invalid byte. */
+#define LOG_CAP_MAX		(1024 * 1024 + 256 * 1024)
+#define PIDS_LIMIT_DEFAULT	256
+#define TOKEN_MAX		512
+#define URL_MAX			1024
+
+/* config.c */
+struct wconf {
+	char	 api_url[URL_MAX];
+	char	 ca_file[PATH_MAX];
+	char	 token_file[PATH_MAX];
+	char	 token[TOKEN_MAX];
+	char	 worker_id[ID_MAX + 1];
+	char	 hostname[256];
+	int	 slots;
+	char	 podman[PATH_MAX];
+	char	 containers_conf[PATH_MAX];
+	char	 storage_conf[PATH_MAX];
+	char	 work_dir[PATH_MAX];
+	size_t	 log_cap;
+	int	 allow_network;
+	int	 allow_privileged;
+	char	 network_mode[32];	/* "bridge" or "slirp4netns" */
+	int	 pids_limit;
+	char	 pull[16];		/* "never", "missing", "always", "newer" */
+	int	 connect_timeout;	/* seconds */
+	int	 request_timeout;	/* seconds */
+	int	 foreground;
+};
+
+void	 conf_defaults(struct wconf *);
+int	 conf_set(struct wconf *, const char *key, const char *value,
+	    char *err, size_t errlen);
+int	 conf_load(struct wconf *, const char *path, char *err, size_t errlen);
+int	 conf_finish(struct wconf *, int need_api, char *err, size_t errlen);
+
+/* capture.c: capped, UTF-8-clean capture of one stream of a job */
+struct capture {
+	struct buf	 head;
+	char		*tail;		/* ring of tail_max bytes */
+	size_t		 head_max, tail_max, tail_len, tail_pos;
+	uint64_t	 total;		/* sanitised bytes seen */
+	unsigned char	 pend[4];	/* incomplete UTF-8 sequence */
+	int		 npend, need;
+	int		 last;		/* last byte emitted, -1 if none */
+};
+
+int	 capture_init(struct capture *, size_t cap);
+void	 capture_write(struct capture *, const void *, size_t);
+void	 capture_puts(struct capture *, const char *);
+void	 capture_stage_end(struct capture *);
+char	*capture_finish(struct capture *, size_t *len);	/* caller frees */
+void	 capture_free(struct capture *);
+#define TRUNC_MARKER_FMT	"\n[... %llu bytes truncated ...]\n"
+
+/* podman.c */
+struct argv {
+	char	**v;
+	size_t	  n, cap;
+};
+
+struct stage_result {
+	int	 ran;		/* podman was started */
+	int	 exit_code;	/* -1 if podman never ran */
+	int	 timed_out;
+	int	 oom_killed;
+	int	 aborted;	/* second SIGTERM */
+	int64_t	 duration_ms;
+	int	 success;
+	char	 error[512];	/* "" for none */
+};
+
+struct stage_ctx {
+	const struct wconf	*conf;
+	const struct stage_opts	*opts;
+	const char		*name;		/* container name */
+	const char		*job_id;
+	const char		*scratch;	/* mounted at /job */
+	const char		*dir;		/* podman's cwd: env file, oom */
+	struct capture		*out, *err;
+};
+
+extern volatile sig_atomic_t	 worker_abort;	/* kill running stages */
+
+void	 argv_free(struct argv *);
+int	 argv_add(struct argv *, const char *);
+int	 podman_env_split(const json_t *env, struct buf *file, struct argv *av);
+int	 podman_build_argv(const struct stage_ctx *, const char *envfile,
+	    const struct argv *env_args, struct argv *, char *err, size_t errlen);
+char	**podman_envp(const struct wconf *);
+void	 podman_envp_free(char **);
+void	 podman_run_stage(const struct stage_ctx *, struct stage_result *);
+int	 podman_remove(const struct wconf *, const char *name);
+int	 podman_cleanup_worker(const struct wconf *);
+
+/* job.c */
+json_t	*job_run(const struct wconf *, const json_t *job, int *aborted);
+int	 job_dirs_clean(const struct wconf *);
+int	 rm_tree(const char *);
+
+/* spool.c */
+int	 spool_init(const struct wconf *);
+int	 spool_write(const struct wconf *, const char *job_id, int64_t attempt,
+	    const char *body, char *path, size_t pathlen);
+int	 spool_remove(const char *path);
+int	 spool_list(const struct wconf *, char ***paths, size_t *n);
+char	*spool_read(const char *path, size_t *len);
+
+/* client.c */
+enum api_rc {
+	API_OK = 0,		/* 2xx */
+	API_NONE,		/* 204 */
+	API_REFUSED,		/* 409 (or 404 for a result) */
+	API_UNKNOWN_WORKER,	/* 404 */
+	API_BAD,		/* 400, 413: our request is wrong */
+	API_RETRY,		/* transport error, 5xx, 401, ... */
+};
+
+struct api;
+
+struct api_reg {
+	int64_t	 heartbeat;	/* seconds */
+	int64_t	 allowance;
+	int64_t	 poll_min_ms;
+	int64_t	 poll_max_ms;
+};
+
+int	 api_global_init(void);
+void	 api_global_cleanup(void);
+struct api *api_open(const struct wconf *);
+void	 api_close(struct api *);
+enum api_rc api_register(struct api *, struct api_reg *);
+enum api_rc api_heartbeat(struct api *);
+enum api_rc api_claim(struct api *, json_t **job);
+enum api_rc api_result(struct api *, const char *body, size_t len);
+const char *api_error(const struct api *);
+
+#endif

@@ -1,0 +1,689 @@
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "extern.h"
+#include "jsonx.h"
+#include "log.h"
+
+/*
+ * broadway-worker: main() and the threads.
+ *
+ *   main        signals (sigwait): 1st SIGTERM/SIGINT drains, 2nd aborts
+ *   dispatcher  claims a job whenever a slot is free, backs off on 204
+ *   slot x N    runs a job, spools its result, sends it until answered
+ *   heartbeat   keeps the leases alive; re-registers if forgotten
+ *
+ * Order at start: lock the work dir, remove what a killed incarnation
+ * left (containers by label, job directories), send spooled results,
+ * and only then register (registering requeues the id's old jobs).
+ */
+
+#define RETRY_MIN_MS	1000
+#define RETRY_MAX_MS	30000
+
+struct worker {
+	struct wconf	 conf;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct api_reg	 reg;
+	json_t		*queue[WORKER_SLOTS_MAX];
+	size_t		 qlen;
+	int		 busy;		/* claimed, not yet answered */
+	int		 draining;
+	int		 dispatcher_done;
+	int		 slots_left;	/* slot threads still running */
+	int		 stop_heartbeat;
+	int64_t		 jobs_done;
+};
+
+static struct worker	 W;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: broadway-worker [-dnP] [-f config] [-u api_url]"
+	    " [-c ca_file] [-t token_file]\n"
+	    "\t[-i worker_id] [-s slots] [-p podman] [-C containers.conf]"
+	    " [-S storage.conf]\n"
+	    "\t[-w work_dir] [-l log_cap] [-o key=value] [-R job.json]\n");
+	exit(2);
+}
+
+static int
+stopping(int need_abort)
+{
+	return need_abort ? worker_abort != 0 : (W.draining || worker_abort);
+}
+
+/* Sleep ms, waking early when draining (or, if abort_only, aborting). */
+static void
+nap(int64_t ms, int abort_only)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&W.mu);
+	while (!stopping(abort_only) &&
+	    pthread_cond_timedwait(&W.cv, &W.mu, &ts) == 0)
+		;
+	pthread_mutex_unlock(&W.mu);
+}
+
+static void
+rename_rejected(const char *path)
+{
+	char	 bad[PATH_MAX];
+
+	if (snprintf(bad, sizeof(bad), "%s.rejected", path) < (int)sizeof(bad) &&
+	    rename(path, bad) == 0)
+		log_warnx("kept the refused result as %s", bad);
+	else
+		spool_remove(path);
+}
+
+/* The same result with the logs replaced by a note, for a 400/413. */
+static char *
+degrade(const char *body, const char *why)
+{
+	json_t	*r;
+	char	 note[400], err[64], *s = NULL;
+
+	if ((r = jsonx_parse_object(body, strlen(body), err, sizeof(err))) == NULL)
+		return NULL;
+	snprintf(note, sizeof(note), "[broadway-worker] the API refused this"
+	    " result (%s); its logs were dropped\n", why);
+	if (json_object_set_new(r, "logs", json_pack("{s:s, s:s}", "stdout",
+	    "", "stderr", note)) == 0)
+		s = jsonx_dump(r);
+	json_decref(r);
+	return s;
+}
+
+/*
+ * Send a spooled result until the API answers.  Returns when it was
+ * accepted or refused (the spool file is then removed), or on abort
+ * (the file stays for the next start).  `wait_abort_only`: during a
+ * drain keep trying; only an abort gives up.
+ */
+static void
+send_result(struct api *a, const char *path, const char *body, size_t len,
+    const char *job_id)
+{
+	int64_t		 backoff = RETRY_MIN_MS;
+	char		*alt = NULL;
+	enum api_rc	 rc;
+	int		 tries = 0;
+
+	for (;;) {
+		rc = api_result(a, alt ? alt : body, alt ? strlen(alt) : len);
+		switch (rc) {
+		case API_OK:
+			log_info("job=%s result accepted", job_id);
+			spool_remove(path);
+			goto out;
+		case API_REFUSED:
+		case API_UNKNOWN_WORKER:
+			log_warnx("job=%s result refused (%s): the lease was"
+			    " lost; dropping it", job_id, api_error(a));
+			spool_remove(path);
+			goto out;
+		case API_BAD:
+			if (alt == NULL && (alt = degrade(body,
+			    api_error(a))) != NULL) {
+				log_warnx("job=%s result refused (%s): sending"
+				    " it without logs", job_id, api_error(a));
+				continue;
+			}
+			log_warnx("job=%s result refused (%s)", job_id,
+			    api_error(a));
+			rename_rejected(path);
+			goto out;
+		default:
+			break;
+		}
+		if (tries++ % 10 == 0)
+			log_warnx("job=%s cannot send the result (%s): retrying",
+			    job_id, api_error(a));
+		if (worker_abort)
+			goto out;
+		nap(backoff, 1);
+		if (worker_abort) {
+			log_warnx("job=%s result left in %s", job_id, path);
+			goto out;
+		}
+		backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+	}
+out:
+	free(alt);
+}
+
+static void *
+slot_main(void *arg)
+{
+	struct api	*a;
+	json_t		*job, *res;
+	char		*body, path[PATH_MAX];
+	const char	*job_id;
+	int		 aborted;
+
+	(void)arg;
+	log_set_request(W.conf.worker_id);
+	if ((a = api_open(&W.conf)) == NULL)
+		fatalx("cannot set up libcurl");
+	for (;;) {
+		pthread_mutex_lock(&W.mu);
+		while (W.qlen == 0 && !(W.draining && W.dispatcher_done) &&
+		    !worker_abort)
+			pthread_cond_wait(&W.cv, &W.mu);
+		if (W.qlen == 0 || worker_abort) {
+			pthread_mutex_unlock(&W.mu);
+			break;
+		}
+		job = W.queue[0];
+		memmove(&W.queue[0], &W.queue[1], --W.qlen * sizeof(W.queue[0]));
+		pthread_mutex_unlock(&W.mu);
+
+		job_id = json_string_value(json_object_get(job,
+		    "grading_job_id"));
+		log_info("job=%s attempt %lld started", job_id ? job_id : "?",
+		    (long long)json_integer_value(json_object_get(job,
+		    "attempt")));
+		res = job_run(&W.conf, job, &aborted);
+		body = res ? jsonx_dump(res) : NULL;
+		if (aborted)
+			log_warnx("job=%s abandoned: the worker is shutting"
+			    " down", job_id);
+		else if (body == NULL)
+			log_warnx("job=%s cannot be run or reported (bad id or"
+			    " out of memory)", job_id ? job_id : "?");
+		else if (spool_write(&W.conf, job_id, json_integer_value(
+		    json_object_get(job, "attempt")), body, path,
+		    sizeof(path)) == -1)
+			log_warnx("job=%s could not spool the result; sending"
+			    " it anyway", job_id);
+		if (body != NULL) {
+			log_info("job=%s finished: %s", job_id,
+			    json_is_true(json_object_get(res, "success")) ?
+			    "success" : "failure");
+			send_result(a, path, body, strlen(body), job_id);
+		}
+		free(body);
+		json_decref(res);
+		json_decref(job);
+		pthread_mutex_lock(&W.mu);
+		W.busy--;
+		W.jobs_done++;
+		pthread_cond_broadcast(&W.cv);
+		pthread_mutex_unlock(&W.mu);
+	}
+	pthread_mutex_lock(&W.mu);
+	W.slots_left--;
+	pthread_cond_broadcast(&W.cv);
+	pthread_mutex_unlock(&W.mu);
+	api_close(a);
+	return NULL;
+}
+
+static void
+reregister(struct api *a)
+{
+	struct api_reg	 reg;
+
+	log_warnx("the API does not know this worker: registering again"
+	    " (its running jobs' leases are gone)");
+	if (api_register(a, &reg) == API_OK) {
+		pthread_mutex_lock(&W.mu);
+		W.reg = reg;
+		pthread_mutex_unlock(&W.mu);
+	} else
+		log_warnx("register failed: %s", api_error(a));
+}
+
+static void *
+dispatcher_main(void *arg)
+{
+	struct api	*a;
+	json_t		*job;
+	int64_t		 poll_ms, err_ms = RETRY_MIN_MS;
+	enum api_rc	 rc;
+	int		 errors = 0;
+
+	(void)arg;
+	log_set_request(W.conf.worker_id);
+	if ((a = api_open(&W.conf)) == NULL)
+		fatalx("cannot set up libcurl");
+	poll_ms = W.reg.poll_min_ms;
+	for (;;) {
+		pthread_mutex_lock(&W.mu);
+		while (W.busy >= W.conf.slots && !W.draining && !worker_abort)
+			pthread_cond_wait(&W.cv, &W.mu);
+		pthread_mutex_unlock(&W.mu);
+		if (stopping(0))
+			break;
+		rc = api_claim(a, &job);
+		if (rc == API_OK) {
+			if (!json_is_string(json_object_get(job,
+			    "grading_job_id"))) {
+				log_warnx("claim answered without a job id");
+				json_decref(job);
+				nap(err_ms, 0);
+				continue;
+			}
+			pthread_mutex_lock(&W.mu);
+			W.queue[W.qlen++] = job;	/* busy < slots: room */
+			W.busy++;
+			pthread_cond_broadcast(&W.cv);
+			pthread_mutex_unlock(&W.mu);
+			poll_ms = W.reg.poll_min_ms;
+			err_ms = RETRY_MIN_MS;
+			errors = 0;
+			continue;
+		}
+		if (rc == API_NONE) {
+			nap(poll_ms, 0);
+			poll_ms = poll_ms * 2 > W.reg.poll_max_ms ?
+			    W.reg.poll_max_ms : poll_ms * 2;
+			err_ms = RETRY_MIN_MS;
+			errors = 0;
+			continue;
+		}
+		if (rc == API_UNKNOWN_WORKER)
+			reregister(a);
+		else if (errors++ % 10 == 0)
+			log_warnx("claim failed: %s", api_error(a));
+		nap(err_ms, 0);
+		err_ms = err_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : err_ms * 2;
+	}
+	pthread_mutex_lock(&W.mu);
+	W.dispatcher_done = 1;
+	pthread_cond_broadcast(&W.cv);
+	pthread_mutex_unlock(&W.mu);
+	api_close(a);
+	return NULL;
+}
+
+static void *
+heartbeat_main(void *arg)
+{
+	struct timespec	 ts;
+	struct api	*a;
+	enum api_rc	 rc;
+	int64_t		 ms;
+	int		 errors = 0;
+
+	(void)arg;
+	log_set_request(W.conf.worker_id);
+	if ((a = api_open(&W.conf)) == NULL)
+		fatalx("cannot set up libcurl");
+	for (;;) {
+		pthread_mutex_lock(&W.mu);
+		ms = W.reg.heartbeat * 1000;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ms / 1000;
+		while (!W.stop_heartbeat && !worker_abort &&
+		    pthread_cond_timedwait(&W.cv, &W.mu, &ts) == 0)
+			;
+		if (W.stop_heartbeat || worker_abort) {
+			pthread_mutex_unlock(&W.mu);
+			break;
+		}
+		pthread_mutex_unlock(&W.mu);
+		rc = api_heartbeat(a);
+		if (rc == API_UNKNOWN_WORKER)
+			reregister(a);
+		else if (rc != API_OK) {
+			if (errors++ % 10 == 0)
+				log_warnx("heartbeat failed: %s", api_error(a));
+		} else {
+			if (errors > 0)
+				log_info("heartbeat: the API answers again");
+			errors = 0;
+		}
+	}
+	api_close(a);
+	return NULL;
+}
+
+/* Wait ms for one of the blocked signals; 1 if one came. */
+static int
+signal_wait(const sigset_t *set, int64_t ms, int *sig)
+{
+	struct timespec	 ts;
+	int		 s;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	s = sigtimedwait(set, NULL, &ts);
+	if (s > 0) {
+		*sig = s;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+flush_spool(const sigset_t *set)
+{
+	struct api	*a;
+	char		**paths = NULL, *body;
+	size_t		  n = 0, i, len;
+	int64_t		  backoff;
+	enum api_rc	  rc;
+	int		  sig;
+
+	if (spool_list(&W.conf, &paths, &n) == -1 || n == 0)
+		goto out;
+	log_info("sending %zu spooled result(s) before registering", n);
+	if ((a = api_open(&W.conf)) == NULL)
+		fatalx("cannot set up libcurl");
+	for (i = 0; i < n; i++) {
+		if ((body = spool_read(paths[i], &len)) == NULL) {
+			rename_rejected(paths[i]);
+			continue;
+		}
+		backoff = RETRY_MIN_MS;
+		for (;;) {
+			rc = api_result(a, body, len);
+			if (rc == API_OK || rc == API_REFUSED) {
+				log_info("spooled %s: %s", paths[i], rc == API_OK ?
+				    "accepted" : "refused (lease gone), dropped");
+				spool_remove(paths[i]);
+				break;
+			}
+			if (rc == API_BAD) {
+				log_warnx("spooled %s refused: %s", paths[i],
+				    api_error(a));
+				rename_rejected(paths[i]);
+				break;
+			}
+			log_warnx("cannot send spooled %s: %s", paths[i],
+			    api_error(a));
+			if (signal_wait(set, backoff, &sig)) {
+				log_info("signal %d: exiting; results stay"
+				    " spooled", sig);
+				exit(0);
+			}
+			backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS :
+			    backoff * 2;
+		}
+		free(body);
+	}
+	api_close(a);
+out:
+	for (i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+static void
+register_first(const sigset_t *set)
+{
+	struct api	*a;
+	int64_t		 backoff = RETRY_MIN_MS;
+	int		 sig;
+	enum api_rc	 rc;
+
+	if ((a = api_open(&W.conf)) == NULL)
+		fatalx("cannot set up libcurl");
+	while ((rc = api_register(a, &W.reg)) != API_OK) {
+		log_warnx("register failed: %s", api_error(a));
+		if (rc == API_BAD)
+			fatalx("the API refuses this worker's registration");
+		if (signal_wait(set, backoff, &sig)) {
+			log_info("signal %d before registering: exiting", sig);
+			exit(0);
+		}
+		backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+	}
+	log_info("registered as %s (%s, %d slots); heartbeat %lld s, poll"
+	    " %lld..%lld ms", W.conf.worker_id, W.conf.hostname, W.conf.slots,
+	    (long long)W.reg.heartbeat, (long long)W.reg.poll_min_ms,
+	    (long long)W.reg.poll_max_ms);
+	api_close(a);
+}
+
+static int
+lock_work_dir(void)
+{
+	char	 path[PATH_MAX];
+	int	 fd;
+
+	if (snprintf(path, sizeof(path), "%s/lock", W.conf.work_dir) >=
+	    (int)sizeof(path))
+		return -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		log_warn("open %s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		log_warnx("%s is in use by another broadway-worker: each worker"
+		    " needs its own work_dir", W.conf.work_dir);
+		close(fd);
+		return -1;
+	}
+	return fd;	/* kept open for the life of the process */
+}
+
+static int
+job_dirs_init(void)
+{
+	char	 path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/jobs", W.conf.work_dir) >=
+	    (int)sizeof(path) || (mkdir(path, 0700) == -1 && errno != EEXIST))
+		return -1;
+	return 0;
+}
+
+/* -R: run one job file here, print the result; no API involved. */
+static int
+run_local(const char *file)
+{
+	json_t		*job, *res;
+	char		 err[200], *s;
+	size_t		 len;
+	int		 aborted;
+
+	if ((s = spool_read(file, &len)) == NULL)
+		return 1;
+	job = jsonx_parse_object(s, len, err, sizeof(err));
+	free(s);
+	if (job == NULL) {
+		log_warnx("%s: %s", file, err);
+		return 1;
+	}
+	if (json_object_get(job, "grading_job_id") == NULL)
+		json_object_set_new(job, "grading_job_id", json_string("local"));
+	if (json_object_get(job, "attempt") == NULL)
+		json_object_set_new(job, "attempt", json_integer(1));
+	if (spool_init(&W.conf) == -1 || job_dirs_init() == -1)
+		return 1;
+	res = job_run(&W.conf, job, &aborted);
+	json_decref(job);
+	if (res == NULL || (s = json_dumps(res, JSON_INDENT(1) |
+	    JSON_SORT_KEYS)) == NULL) {
+		log_warnx("the job could not be run");
+		return 1;
+	}
+	printf("%s\n", s);
+	free(s);
+	json_decref(res);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct { int ch; const char *key; } flagkeys[] = {
+		{ 'u', "api_url" }, { 'c', "ca_file" }, { 't', "token_file" },
+		{ 'i', "worker_id" }, { 's', "slots" }, { 'p', "podman" },
+		{ 'C', "containers_conf" }, { 'S', "storage_conf" },
+		{ 'w', "work_dir" }, { 'l', "log_cap" }, { 0, NULL }
+	};
+	struct { const char *key; char *val; } flags[64];
+	pthread_t	 hb, disp, slot[WORKER_SLOTS_MAX];
+	pthread_condattr_t ca;
+	sigset_t	 set;
+	const char	*conffile = NULL, *local = NULL;
+	char		 err[512], *eq;
+	size_t		 nflags = 0, i;
+	int		 ch, sig, j;
+
+	log_init("broadway-worker");
+	conf_defaults(&W.conf);
+	while ((ch = getopt(argc, argv, "dnPf:u:c:t:i:s:p:C:S:w:l:o:R:")) != -1) {
+		if (nflags >= sizeof(flags) / sizeof(flags[0]))
+			usage();
+		switch (ch) {
+		case 'd':
+			W.conf.foreground = 1;
+			continue;
+		case 'n':
+			flags[nflags].key = "allow_network";
+			flags[nflags++].val = (char *)"yes";
+			continue;
+		case 'P':
+			flags[nflags].key = "allow_privileged";
+			flags[nflags++].val = (char *)"yes";
+			continue;
+		case 'f':
+			conffile = optarg;
+			continue;
+		case 'R':
+			local = optarg;
+			continue;
+		case 'o':
+			if ((eq = strchr(optarg, '=')) == NULL)
+				usage();
+			*eq = '\0';
+			flags[nflags].key = optarg;
+			flags[nflags++].val = eq + 1;
+			continue;
+		default:
+			break;
+		}
+		for (i = 0; flagkeys[i].key != NULL; i++)
+			if (flagkeys[i].ch == ch)
+				break;
+		if (flagkeys[i].key == NULL)
+			usage();
+		flags[nflags].key = flagkeys[i].key;
+		flags[nflags++].val = optarg;
+	}
+	if (optind != argc)
+		usage();
+	if (conffile != NULL && conf_load(&W.conf, conffile, err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
+	for (i = 0; i < nflags; i++)
+		if (conf_set(&W.conf, flags[i].key, flags[i].val, err,
+		    sizeof(err)) == -1)
+			fatalx("%s", err);
+	if (local != NULL && W.conf.worker_id[0] == '\0')
+		copy_str(W.conf.worker_id, sizeof(W.conf.worker_id), "local");
+	if (conf_finish(&W.conf, local == NULL, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	log_set_request(W.conf.worker_id);
+	signal(SIGPIPE, SIG_IGN);
+	if (local != NULL)
+		return run_local(local);
+
+	if (!W.conf.foreground && daemon(1, 1) == -1)
+		fatal("daemon");
+	/* Threads inherit the mask: only sigwait here sees these. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		fatalx("pthread_sigmask");
+	if (spool_init(&W.conf) == -1 || lock_work_dir() == -1)
+		exit(1);
+	if (api_global_init() == -1)
+		fatalx("curl_global_init failed");
+	if (pthread_condattr_init(&ca) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_cond_init(&W.cv, &ca) != 0 ||
+	    pthread_mutex_init(&W.mu, NULL) != 0)
+		fatalx("pthread init");
+
+	log_info("starting: api %s, %d slots, work_dir %s, network %s,"
+	    " privileged %s", W.conf.api_url, W.conf.slots, W.conf.work_dir,
+	    W.conf.allow_network ? W.conf.network_mode : "never",
+	    W.conf.allow_privileged ? "allowed" : "refused");
+	if ((j = podman_cleanup_worker(&W.conf)) > 0)
+		log_info("removed %d leftover container(s)", j);
+	if (job_dirs_clean(&W.conf) == -1)
+		fatalx("cannot clean %s/jobs", W.conf.work_dir);
+	flush_spool(&set);
+	register_first(&set);
+
+	W.slots_left = W.conf.slots;
+	if (pthread_create(&hb, NULL, heartbeat_main, NULL) != 0 ||
+	    pthread_create(&disp, NULL, dispatcher_main, NULL) != 0)
+		fatalx("pthread_create");
+	for (j = 0; j < W.conf.slots; j++)
+		if (pthread_create(&slot[j], NULL, slot_main, NULL) != 0)
+			fatalx("pthread_create");
+
+	for (;;) {
+		pthread_mutex_lock(&W.mu);
+		j = W.slots_left == 0 && W.dispatcher_done;
+		pthread_mutex_unlock(&W.mu);
+		if (j)
+			break;
+		if (!signal_wait(&set, 250, &sig))
+			continue;
+		if (sig == SIGHUP)
+			continue;
+		pthread_mutex_lock(&W.mu);
+		if (!W.draining) {
+			W.draining = 1;
+			log_info("signal %d: draining (%d job(s) running; send"
+			    " it again to stop them now)", sig, W.busy);
+		} else if (!worker_abort) {
+			worker_abort = 1;
+			log_info("signal %d: stopping running jobs now", sig);
+		}
+		pthread_cond_broadcast(&W.cv);
+		pthread_mutex_unlock(&W.mu);
+		if (worker_abort)
+			break;
+	}
+	if (worker_abort) {
+		/* The slot threads remove their containers; wait for them. */
+		for (j = 0; j < W.conf.slots; j++)
+			pthread_join(slot[j], NULL);
+		(void)job_dirs_clean(&W.conf);
+		log_info("stopped; unanswered results stay in %s/spool",
+		    W.conf.work_dir);
+		exit(1);
+	}
+	pthread_mutex_lock(&W.mu);
+	W.stop_heartbeat = 1;
+	pthread_cond_broadcast(&W.cv);
+	pthread_mutex_unlock(&W.mu);
+	pthread_join(hb, NULL);
+	pthread_join(disp, NULL);
+	for (j = 0; j < W.conf.slots; j++)
+		pthread_join(slot[j], NULL);
+	log_info("drained: %lld job(s) done; exiting", (long long)W.jobs_done);
+	api_global_cleanup();
+	return 0;
+}
