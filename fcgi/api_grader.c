@@ -31,6 +31,7 @@ enum grader_stmt {
 	GR_JOB_END,
 	GR_LOG_PUT,
 	GR_WORKER_DONE,
+	GR_HELD_JOBS,
 	GR__MAX
 };
 
@@ -78,6 +79,10 @@ static const char *const grader_sql[GR__MAX] = {
 	/* GR_WORKER_DONE */
 	"UPDATE worker SET jobs_processed = jobs_processed + 1,"
 	" last_seen = CURRENT_TIMESTAMP(6), alive = 1 WHERE id = ?",
+	/* GR_HELD_JOBS: newest lease first. */
+	"SELECT id, public_id, started_at < CURRENT_TIMESTAMP(6) - INTERVAL ?"
+	" MICROSECOND FROM grading_job WHERE worker_id = ? AND state = 1"
+	" ORDER BY started_at DESC, id DESC",
 };
 
 static json_t *
@@ -187,6 +192,7 @@ h_grader_heartbeat(struct call *c)
 
 struct claim {
 	const char	*worker;
+	const json_t	*running;	/* job ids the worker says it runs, or NULL */
 	int		 status;	/* 200, 204 or 404 */
 	json_t		*job;		/* the answer for 200 */
 };
@@ -230,6 +236,59 @@ next_course(struct db *db, char *course, size_t size)
 }
 
 static int
+listed(const json_t *list, const char *pid)
+{
+	const json_t	*v;
+	size_t		 i;
+
+	json_array_foreach(list, i, v)
+		if (strcmp(json_string_value(v), pid) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A claim means "I have a free slot".  Leases the worker no longer knows
+ * of (the answer to an earlier claim was lost: a killed FastCGI child, a
+ * dropped connection) would otherwise pin its slots forever while it
+ * heartbeats.  With the "running" list the lost ones are exactly those
+ * not in it; without it, a worker at its slot count must have lost at
+ * least one: the newest leases beyond slots - 1 are given back once
+ * they are older than the allowance (so a client that simply claims too
+ * often still gets 204).  Either way they go back to the queue
+ * (engine_job_lost) and the held count is updated.
+ */
+static int
+claim_release_lost(struct db *db, struct claim *cl, int64_t slots, int64_t *held)
+{
+	struct db_res	*res;
+	int64_t		 lost[64];
+	size_t		 n = 0, i;
+	int64_t		 seen = 0, keep = slots - 1;
+
+	if (cl->running == NULL && *held < slots)
+		return 0;
+	if ((res = db_query(db, grader_sql[GR_HELD_JOBS], "is",
+	    engine_conf.allowance_s * 1000000, cl->worker)) == NULL)
+		return -1;
+	while (db_res_next(res) == 1 && n < 64) {
+		const char *pid = db_res_str(res, 1, NULL);
+		if (cl->running != NULL ? !listed(cl->running, pid) :
+		    (*held - seen++ > keep && db_res_int(res, 2) != 0))
+			lost[n++] = db_res_int(res, 0);
+	}
+	db_res_free(res);
+	for (i = 0; i < n; i++) {
+		log_info("worker %s no longer runs job %lld: lease released",
+		    cl->worker, (long long)lost[i]);
+		if (engine_job_lost(db, (uint64_t)lost[i]) == -1)
+			return -1;
+	}
+	*held -= (int64_t)n;
+	return 0;
+}
+
+static int
 claim_txn(struct db *db, void *arg)
 {
 	struct claim	*cl = arg;
@@ -256,6 +315,8 @@ claim_txn(struct db *db, void *arg)
 		return rc == 0 ? 404 : -1;
 	}
 	if (db_exec(db, grader_sql[GR_SEEN], NULL, "s", cl->worker) == -1)
+		return -1;
+	if (claim_release_lost(db, cl, slots, &held) == -1)
 		return -1;
 	if (held >= slots)
 		return 0;
@@ -306,17 +367,34 @@ out:
 void
 h_grader_claim(struct call *c)
 {
-	static const char *const keys[] = { NULL };
+	static const char *const keys[] = { "running", NULL };
 	struct claim	 cl;
-	json_t		*j;
+	json_t		*j, *v;
+	size_t		 i;
 	int		 rc;
 
 	if ((j = body_object(c, keys, 1)) == NULL)
 		return;
-	json_decref(j);
-	engine_sweep(c->db);
 	memset(&cl, 0, sizeof(cl));
 	cl.worker = c->id;
+	if ((cl.running = json_object_get(j, "running")) != NULL) {
+		if (!json_is_array(cl.running) ||
+		    json_array_size(cl.running) > SLOTS_MAX) {
+			http_send_fail(c->r, 400, "\"running\" must be an array"
+			    " of at most %d job ids", SLOTS_MAX);
+			json_decref(j);
+			return;
+		}
+		json_array_foreach(cl.running, i, v) {
+			if (!json_is_string(v)) {
+				http_send_fail(c->r, 400, "\"running\" must"
+				    " hold job id strings");
+				json_decref(j);
+				return;
+			}
+		}
+	}
+	engine_sweep(c->db);
 	rc = db_txn(c->db, claim_txn, &cl);
 	if (rc == 404)
 		http_send_fail(c->r, 404, "worker %s is not registered", c->id);
@@ -332,6 +410,7 @@ h_grader_claim(struct call *c)
 	} else
 		http_send_empty(c->r, 204);
 	json_decref(cl.job);
+	json_decref(j);
 }
 
 /* ---- result ---- */

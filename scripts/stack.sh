@@ -492,7 +492,7 @@ nginx_conf() {
 	[ "$hard" -lt "$rlimit" ] && rlimit=$hard
 	conns=16384
 	[ $((rlimit - 64)) -lt "$conns" ] && conns=$((rlimit - 64))
-	mkdir -p "$PREFIX/conf" "$PREFIX/tmp"
+	mkdir -p "$PREFIX/conf/extra" "$PREFIX/tmp"
 	# nginx workers run as nobody when the master is root and must
 	# reach the sockets: make DIR and DIR/run traversable (not
 	# listable).  If a parent directory still blocks them (DIR under

@@ -249,9 +249,9 @@ api_heartbeat(struct api *a)
 }
 
 enum api_rc
-api_claim(struct api *a, json_t **job)
+api_claim(struct api *a, const char *body, json_t **job)
 {
-	return api_post(a, "claim", "{}", 2, job);
+	return api_post(a, "claim", body, strlen(body), job);
 }
 
 enum api_rc

@@ -153,7 +153,7 @@ struct api *api_open(const struct wconf *);
 void	 api_close(struct api *);
 enum api_rc api_register(struct api *, struct api_reg *);
 enum api_rc api_heartbeat(struct api *);
-enum api_rc api_claim(struct api *, json_t **job);
+enum api_rc api_claim(struct api *, const char *body, json_t **job);
 enum api_rc api_result(struct api *, const char *body, size_t len);
 const char *api_error(const struct api *);
 

@@ -39,6 +39,7 @@ struct worker {
 	json_t		*queue[WORKER_SLOTS_MAX];
 	size_t		 qlen;
 	int		 busy;		/* claimed, not yet answered */
+	json_t		*running;	/* their job ids, sent with each claim */
 	int		 draining;
 	int		 dispatcher_done;
 	int		 slots_left;	/* slot threads still running */
@@ -173,6 +174,34 @@ out:
 	free(alt);
 }
 
+/* Called with W.mu held. */
+static void
+running_remove(const char *job_id)
+{
+	json_t	*v;
+	size_t	 i;
+
+	if (job_id == NULL)
+		return;
+	json_array_foreach(W.running, i, v)
+		if (strcmp(json_string_value(v), job_id) == 0) {
+			json_array_remove(W.running, i);
+			return;
+		}
+}
+
+/* The claim body: the jobs this worker runs, so the API can give back a
+ * lease whose claim answer never arrived.  Called with W.mu held. */
+static char *
+claim_body(void)
+{
+	json_t	*b = json_pack("{s:O}", "running", W.running);
+	char	*s = b ? jsonx_dump(b) : NULL;
+
+	json_decref(b);
+	return s;
+}
+
 static void *
 slot_main(void *arg)
 {
@@ -225,12 +254,13 @@ slot_main(void *arg)
 		}
 		free(body);
 		json_decref(res);
-		json_decref(job);
 		pthread_mutex_lock(&W.mu);
+		running_remove(job_id);
 		W.busy--;
 		W.jobs_done++;
 		pthread_cond_broadcast(&W.cv);
 		pthread_mutex_unlock(&W.mu);
+		json_decref(job);
 	}
 	pthread_mutex_lock(&W.mu);
 	W.slots_left--;
@@ -260,6 +290,7 @@ dispatcher_main(void *arg)
 {
 	struct api	*a;
 	json_t		*job;
+	char		*body;
 	int64_t		 poll_ms, err_ms = RETRY_MIN_MS;
 	enum api_rc	 rc;
 	int		 errors = 0;
@@ -273,10 +304,14 @@ dispatcher_main(void *arg)
 		pthread_mutex_lock(&W.mu);
 		while (W.busy >= W.conf.slots && !W.draining && !worker_abort)
 			pthread_cond_wait(&W.cv, &W.mu);
+		body = claim_body();
 		pthread_mutex_unlock(&W.mu);
-		if (stopping(0))
+		if (stopping(0)) {
+			free(body);
 			break;
-		rc = api_claim(a, &job);
+		}
+		rc = api_claim(a, body ? body : "{}", &job);
+		free(body);
 		if (rc == API_OK) {
 			if (!json_is_string(json_object_get(job,
 			    "grading_job_id"))) {
@@ -287,6 +322,8 @@ dispatcher_main(void *arg)
 			}
 			pthread_mutex_lock(&W.mu);
 			W.queue[W.qlen++] = job;	/* busy < slots: room */
+			json_array_append(W.running, json_object_get(job,
+			    "grading_job_id"));
 			W.busy++;
 			pthread_cond_broadcast(&W.cv);
 			pthread_mutex_unlock(&W.mu);
@@ -622,6 +659,8 @@ main(int argc, char *argv[])
 	    pthread_cond_init(&W.cv, &ca) != 0 ||
 	    pthread_mutex_init(&W.mu, NULL) != 0)
 		fatalx("pthread init");
+	if ((W.running = json_array()) == NULL)
+		fatalx("out of memory");
 
 	log_info("starting: api %s, %d slots, work_dir %s, network %s,"
 	    " privileged %s", W.conf.api_url, W.conf.slots, W.conf.work_dir,

@@ -1,0 +1,116 @@
+#!/bin/bash
+# make bench: every benchmark in one run on one fresh stack, each figure
+# printed with its ratio to a floor measured in the same run, and the
+# whole set written to BENCHMARKS.md with the machine and the date.
+#
+# Environment: BUILD [build], BENCH_SECONDS [10] (each wrk run),
+# BENCH_ONLY (space-separated subset of: api dispatch sse worker),
+# BENCH_DISPATCH_JOBS [10000], BENCH_KEEP=1 keeps the stack directory.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export BUILD=${BUILD:-build}
+SECONDS_EACH=${BENCH_SECONDS:-10}
+ONLY=${BENCH_ONLY:-api dispatch sse worker}
+JOBS=${BENCH_DISPATCH_JOBS:-10000}
+DIR=$(mktemp -d /tmp/broadway-bench.XXXXXX)
+RES=$DIR/results.txt
+FLOOR_PID=
+
+note() { printf 'bench: %s\n' "$*" >&2; }
+want() { case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
+
+cleanup() {
+	[ -n "$FLOOR_PID" ] && kill "$FLOOR_PID" 2>/dev/null || true
+	"$ROOT/scripts/stack.sh" down "$DIR" >/dev/null 2>&1 || true
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		note "kept $DIR"
+	else
+		rm -rf "$DIR"
+	fi
+}
+trap cleanup EXIT
+
+for t in wrk; do
+	command -v $t >/dev/null || { note "$t missing (scripts/deps.sh installs it)"; exit 1; }
+done
+: >"$RES"
+{
+	echo "meta.date $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo "meta.cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//; s/ /_/g')"
+	echo "meta.cores $(nproc)"
+	echo "meta.mem_gib $(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
+	echo "meta.kernel $(uname -r)"
+	echo "meta.load_before $(cut -d' ' -f1 /proc/loadavg)"
+} >>"$RES"
+
+note "starting a fresh stack in $DIR"
+BROADWAY_FCGI_CHILDREN=${BROADWAY_FCGI_CHILDREN:-4} "$ROOT/scripts/stack.sh" up "$DIR" >/dev/null
+# shellcheck disable=SC1091
+. "$DIR/stack.env"
+export BROADWAY_DB_SOCKET BROADWAY_DB_USER BROADWAY_DB_PASSWORD BROADWAY_DB_NAME
+
+# The floor: the same nginx, TLS and pool size, one PK SELECT per request.
+start_floor() {
+	local n=${BROADWAY_FCGI_CHILDREN:-4} i
+	setsid spawn-fcgi -n -s "$DIR/run/floor.sock" -M 0666 -- \
+	    /usr/bin/multiwatch -f "$n" -- "$ROOT/$BUILD/bench-floor" \
+	    2>>"$DIR/logs/floor.log" &
+	FLOOR_PID=$!
+	cat >"$DIR/nginx/conf/extra/bench-floor.conf" <<CONF
+location /bench/floor/ {
+	include		/etc/nginx/fastcgi_params;
+	fastcgi_pass	unix:$DIR/run/floor.sock;
+}
+CONF
+	kill -HUP "$(cat "$DIR/nginx/nginx.pid")"
+	for i in $(seq 100); do
+		if curl -sf --cacert "$BROADWAY_CA" \
+		    "https://127.0.0.1:$BROADWAY_HTTPS_PORT/bench/floor/demo" \
+		    | grep -q '"found":true'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	note "the floor endpoint did not come up"; exit 1
+}
+
+rss_of() {	# "name pid..." -> rss lines
+	local name=$1 p; shift
+	for p in "$@"; do
+		awk -v n="$name" -v p="$p" '/VmRSS/ {print "mem." n "." p ".rss_kb " $2}
+		    /VmHWM/ {print "mem." n "." p ".hwm_kb " $2}' "/proc/$p/status" 2>/dev/null || true
+	done
+}
+
+if want api; then
+	start_floor
+	note "API: floor and small reads (wrk, ${SECONDS_EACH}s each)"
+	python3 "$ROOT/tests/bench/api_bench.py" "$DIR/stack.env" "$RES" "$SECONDS_EACH"
+fi
+
+if want dispatch; then
+	note "dispatch: 64 simulated workers, $JOBS no-op jobs"
+	"$BROADWAY_ADMIN" course-add dispatch >/dev/null
+	tok=$("$BROADWAY_ADMIN" token-add admin dispatch | tail -n 1)
+	"$ROOT/$BUILD/bench-dispatch" "$BROADWAY_URL" "$BROADWAY_CA" \
+	    "$BROADWAY_CLUSTER_TOKEN" "$tok" dispatch 64 "$JOBS" | tee -a "$RES"
+	mp=$(cat "$DIR/run/api.pid")
+	# shellcheck disable=SC2046
+	rss_of fcgi $(pgrep -P "$mp") >>"$RES"
+	rss_of sse "$(cat "$DIR/run/sse.pid")" >>"$RES"
+fi
+
+if want sse && [ -x "$ROOT/tests/bench/sse_bench.sh" ]; then
+	note "SSE: ${SSE_BENCH_STREAMS:-5000} streams"
+	"$ROOT/tests/bench/sse_bench.sh" "$DIR" "$RES"
+fi
+
+if want worker && [ -x "$ROOT/tests/bench/worker_bench.sh" ]; then
+	note "worker: podman overhead and throughput"
+	"$ROOT/tests/bench/worker_bench.sh" "$DIR" "$RES"
+fi
+
+echo "meta.load_after $(cut -d' ' -f1 /proc/loadavg)" >>"$RES"
+python3 "$ROOT/tests/bench/report.py" "$RES" "$ROOT/BENCHMARKS.md"
+note "wrote BENCHMARKS.md"
