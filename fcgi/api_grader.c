@@ -21,9 +21,7 @@ enum grader_stmt {
 	GR_REGISTER,
 	GR_SEEN,
 	GR_WORKER_LOCK,
-	GR_RR_READ,
-	GR_NEXT_COURSE_AFTER,
-	GR_FIRST_COURSE,
+	GR_NEXT_COURSE,
 	GR_HEAD_OF_COURSE,
 	GR_JOB_START,
 	GR_RR_SET,
@@ -47,15 +45,14 @@ static const char *const grader_sql[GR__MAX] = {
 	"SELECT w.slots, (SELECT COUNT(*) FROM grading_job j WHERE"
 	" j.worker_id = w.id AND j.state = 1) FROM worker w WHERE w.id = ?"
 	" FOR UPDATE",
-	/* GR_RR_READ: the course served last.  Read without a lock; the
-	 * row is written last in the claim, so it is locked only for the
-	 * commit, not for the whole claim. */
-	"SELECT rr_course FROM scheduler WHERE id = 1",
-	/* GR_NEXT_COURSE_AFTER: the next course with queued work, in id order. */
-	"SELECT course_id FROM grading_job WHERE state = 0 AND course_id > ?"
-	" ORDER BY course_id LIMIT 1",
-	/* GR_FIRST_COURSE: wrap around. */
-	"SELECT course_id FROM grading_job WHERE state = 0 ORDER BY course_id LIMIT 1",
+	/* GR_NEXT_COURSE: the first course with queued work after the one
+	 * served last, in id order, wrapping around.  The cursor is read
+	 * without a lock; it is written last in the claim, so its row is
+	 * locked only for the commit, not for the whole claim. */
+	"SELECT COALESCE((SELECT q.course_id FROM grading_job q WHERE"
+	" q.state = 0 AND q.course_id > s.rr_course ORDER BY q.course_id"
+	" LIMIT 1), (SELECT q.course_id FROM grading_job q WHERE q.state = 0"
+	" ORDER BY q.course_id LIMIT 1)) FROM scheduler s WHERE s.id = 1",
 	/* GR_HEAD_OF_COURSE: FIFO within the course; a job another claim
 	 * has just locked is skipped rather than waited for. */
 	"SELECT j.id, j.public_id, j.kind, j.run_env, j.attempt, r.public_id,"
@@ -206,31 +203,19 @@ col_copy(struct db_res *res, unsigned col, char *dst, size_t size)
 	return s == NULL ? -1 : copy_str(dst, size, s);
 }
 
+/* 1 with the course to serve next, 0 if nothing is queued, -1 error. */
 static int
 next_course(struct db *db, char *course, size_t size)
 {
 	struct db_res	*res;
-	char		 last[ID_MAX + 1] = "";
 	int		 rc;
 
-	if ((res = db_query(db, grader_sql[GR_RR_READ], "")) == NULL)
-		return -1;
-	if (db_res_next(res) == 1)
-		col_copy(res, 0, last, sizeof(last));
-	db_res_free(res);
-	if ((res = db_query(db, grader_sql[GR_NEXT_COURSE_AFTER], "s", last)) == NULL)
+	if ((res = db_query(db, grader_sql[GR_NEXT_COURSE], "")) == NULL)
 		return -1;
 	rc = db_res_next(res);
 	if (rc == 1)
-		rc = col_copy(res, 0, course, size) == 0 ? 1 : -1;
-	db_res_free(res);
-	if (rc != 0)
-		return rc;
-	if ((res = db_query(db, grader_sql[GR_FIRST_COURSE], "")) == NULL)
-		return -1;
-	rc = db_res_next(res);
-	if (rc == 1)
-		rc = col_copy(res, 0, course, size) == 0 ? 1 : -1;
+		rc = db_res_null(res, 0) ? 0 :
+		    col_copy(res, 0, course, size) == 0 ? 1 : -1;
 	db_res_free(res);
 	return rc;
 }

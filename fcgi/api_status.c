@@ -7,23 +7,18 @@
 #include "util.h"
 
 enum status_stmt {
-	ST_RUN,
-	ST_RUN_JOBS,
 	ST_RUN_ENV,
 	ST_RUN_JOB_ENVS,
 	ST_JOB,
 	ST_JOB_LOG,
 	ST_WORKERS,
 	ST_QUEUE_LENGTH,
-	ST_QUEUE_AHEAD,
+	ST_POSITION,
+	ST_STATUS,
 	ST__MAX
 };
 
 static const char *const status_sql[ST__MAX] = {
-	/* ST_RUN: scoped to the course in the URL. */
-	"SELECT id, state FROM grading_run WHERE public_id = ? AND course_id = ?",
-	/* ST_RUN_JOBS */
-	"SELECT public_id, kind, state FROM grading_job WHERE run_id = ? ORDER BY id",
 	/* ST_RUN_ENV */
 	"SELECT id, config FROM grading_run WHERE public_id = ? AND course_id = ?",
 	/* ST_RUN_JOB_ENVS */
@@ -38,8 +33,16 @@ static const char *const status_sql[ST__MAX] = {
 	" AND j.state = 1) FROM worker w ORDER BY w.id",
 	/* ST_QUEUE_LENGTH */
 	"SELECT COUNT(*) FROM grading_job WHERE state = 0 AND course_id = ?",
-	/* ST_QUEUE_AHEAD */
-	"SELECT COUNT(*) FROM grading_job WHERE state = 0 AND course_id = ? AND id < ?",
+	/* ST_POSITION: the job and the queued jobs of its course ahead of
+	 * it, in one round trip. */
+	"SELECT j.state, (SELECT COUNT(*) FROM grading_job q WHERE q.state = 0"
+	" AND q.course_id = j.course_id AND q.id < j.id) FROM grading_job j"
+	" WHERE j.public_id = ? AND j.course_id = ?",
+	/* ST_STATUS: the run and its jobs in one round trip; a run has at
+	 * least one job from the moment it is created. */
+	"SELECT r.state, j.public_id, j.kind, j.state FROM grading_run r"
+	" LEFT JOIN grading_job j ON j.run_id = r.id"
+	" WHERE r.public_id = ? AND r.course_id = ? ORDER BY j.id",
 };
 
 /* Look up a run or job by public id within the course: 1, 0 (404), -1. */
@@ -78,31 +81,33 @@ void
 h_run_status(struct call *c)
 {
 	struct db_res	*res;
-	json_t		*out, *students, *one, *pre = json_null(), *post = json_null();
-	int64_t		 run_id, state;
+	json_t		*students, *one, *pre = json_null(), *post = json_null();
+	int64_t		 state = -1;
+	const char	*pid;
 
-	if (find_or_answer(c, ST_RUN, "grading run", &run_id, &state) != 1)
-		return;
-	if ((res = db_query(c->db, status_sql[ST_RUN_JOBS], "i", run_id)) == NULL) {
-		http_send_fail(c->r, 500, "could not read the jobs");
+	if ((res = db_query(c->db, status_sql[ST_STATUS], "ss", c->id,
+	    c->course)) == NULL) {
+		http_send_fail(c->r, 500, "could not read the grading run");
 		return;
 	}
 	students = json_object();
 	while (db_res_next(res) == 1) {
-		const char *pid = db_res_str(res, 0, NULL);
-		json_t *st = json_string(job_state_name((int)db_res_int(res, 2)));
-		switch (db_res_int(res, 1)) {
+		state = db_res_int(res, 0);
+		if ((pid = db_res_str(res, 1, NULL)) == NULL)
+			continue;
+		json_t *st = json_string(job_state_name((int)db_res_int(res, 3)));
+		switch (db_res_int(res, 2)) {
 		case JOB_KIND_PRE:
-			one = json_object();
-			json_object_set_new(one, pid, st);
-			json_decref(pre);
-			pre = one;
-			break;
 		case JOB_KIND_POST:
 			one = json_object();
 			json_object_set_new(one, pid, st);
-			json_decref(post);
-			post = one;
+			if (db_res_int(res, 2) == JOB_KIND_PRE) {
+				json_decref(pre);
+				pre = one;
+			} else {
+				json_decref(post);
+				post = one;
+			}
 			break;
 		default:
 			json_object_set_new(students, pid, st);
@@ -110,10 +115,16 @@ h_run_status(struct call *c)
 		}
 	}
 	db_res_free(res);
-	out = json_pack("{s:s, s:o, s:o, s:o}", "state", run_state_name((int)state),
-	    "pre_processing_job", pre, "post_processing_job", post,
-	    "student_jobs", students);
-	http_send_data(c->r, 200, out);
+	if (state == -1) {
+		json_decref(students);
+		json_decref(pre);
+		json_decref(post);
+		http_send_fail(c->r, 404, "grading run not found");
+		return;
+	}
+	http_send_data(c->r, 200, json_pack("{s:s, s:o, s:o, s:o}", "state",
+	    run_state_name((int)state), "pre_processing_job", pre,
+	    "post_processing_job", post, "student_jobs", students));
 }
 
 /* {VAR: [distinct values over the job's stages]} */
@@ -269,50 +280,45 @@ h_workers(struct call *c)
 	http_send_data(c->r, 200, json_pack("{s:o}", "worker_nodes", list));
 }
 
-static int
-count_one(struct call *c, enum status_stmt which, int64_t *n, const char *fmt,
-    const char *course, int64_t id)
-{
-	struct db_res	*res;
-	int		 rc;
-
-	res = fmt[1] == 'i' ? db_query(c->db, status_sql[which], fmt, course, id) :
-	    db_query(c->db, status_sql[which], fmt, course);
-	if (res == NULL)
-		return -1;
-	rc = db_res_next(res) == 1 ? 0 : -1;
-	*n = db_res_int(res, 0);
-	db_res_free(res);
-	return rc;
-}
-
 void
 h_queue_length(struct call *c)
 {
-	int64_t	 n;
+	struct db_res	*res;
+	int64_t		 n;
 
-	if (count_one(c, ST_QUEUE_LENGTH, &n, "s", c->course, 0) == -1) {
+	if ((res = db_query(c->db, status_sql[ST_QUEUE_LENGTH], "s",
+	    c->course)) == NULL || db_res_next(res) != 1) {
+		db_res_free(res);
 		http_send_fail(c->r, 500, "could not count the queue");
 		return;
 	}
+	n = db_res_int(res, 0);
+	db_res_free(res);
 	http_send_data(c->r, 200, json_pack("{s:I}", "length", (json_int_t)n));
 }
 
 void
 h_queue_position(struct call *c)
 {
-	int64_t	 job_id, state, n;
+	struct db_res	*res;
+	int64_t		 state, n;
+	int		 rc;
 
-	if (find_or_answer(c, ST_JOB, "grading job", &job_id, &state) != 1)
-		return;
-	if (state != JOB_QUEUED) {
-		http_send_fail(c->r, 409, "grading job is not queued (%s)",
-		    job_state_name((int)state));
-		return;
-	}
-	if (count_one(c, ST_QUEUE_AHEAD, &n, "si", c->course, job_id) == -1) {
+	if ((res = db_query(c->db, status_sql[ST_POSITION], "ss", c->id,
+	    c->course)) == NULL) {
 		http_send_fail(c->r, 500, "could not count the queue");
 		return;
 	}
-	http_send_data(c->r, 200, json_pack("{s:I}", "position", (json_int_t)n));
+	rc = db_res_next(res);
+	state = db_res_int(res, 0);
+	n = db_res_int(res, 1);
+	db_res_free(res);
+	if (rc != 1)
+		http_send_fail(c->r, rc == 0 ? 404 : 500, "grading job not found");
+	else if (state != JOB_QUEUED)
+		http_send_fail(c->r, 409, "grading job is not queued (%s)",
+		    job_state_name((int)state));
+	else
+		http_send_data(c->r, 200, json_pack("{s:I}", "position",
+		    (json_int_t)n));
 }

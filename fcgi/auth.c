@@ -1,4 +1,6 @@
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -8,6 +10,87 @@
 #include "db.h"
 #include "log.h"
 #include "states.h"
+#include "util.h"
+
+/*
+ * Accepted tokens are remembered for a short while (BROADWAY_AUTH_CACHE_MS,
+ * default 1000; 0 turns it off), so a hot read costs one query, not two.
+ * Only successes are kept, keyed by course and digest; a revoked token
+ * stops working within that time.  Nothing here must survive the process.
+ */
+#define AUTH_CACHE_SLOTS	64
+
+struct auth_cached {
+	unsigned char	 digest[DIGEST_LEN];
+	char		 course[ID_MAX + 1];	/* "" for the cluster token */
+	int		 kind;
+	int64_t		 until_ms;
+};
+
+static struct auth_cached	 auth_cache[AUTH_CACHE_SLOTS];
+static pthread_mutex_t		 auth_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t			 auth_cache_ms = -1;
+
+static int64_t
+auth_cache_ttl(void)
+{
+	const char	*v;
+	int64_t		 ms = 1000;
+
+	if (auth_cache_ms < 0) {
+		v = getenv("BROADWAY_AUTH_CACHE_MS");
+		if (v != NULL && parse_int64(v, 0, 60000, &ms) == -1)
+			ms = 1000;
+		auth_cache_ms = ms;
+	}
+	return auth_cache_ms;
+}
+
+static size_t
+auth_cache_slot(const unsigned char *digest, const char *course)
+{
+	size_t	 h = 5381, i;
+
+	for (i = 0; i < 8; i++)
+		h = h * 33 + digest[i];
+	for (i = 0; course[i] != '\0'; i++)
+		h = h * 33 + (unsigned char)course[i];
+	return h % AUTH_CACHE_SLOTS;
+}
+
+/* The kind of a cached token, or -1. */
+static int
+auth_cache_get(const unsigned char *digest, const char *course)
+{
+	struct auth_cached	*e;
+	int			 kind = -1;
+
+	if (auth_cache_ttl() == 0)
+		return -1;
+	pthread_mutex_lock(&auth_cache_mu);
+	e = &auth_cache[auth_cache_slot(digest, course)];
+	if (e->until_ms > mono_ms() && strcmp(e->course, course) == 0 &&
+	    CRYPTO_memcmp(e->digest, digest, DIGEST_LEN) == 0)
+		kind = e->kind;
+	pthread_mutex_unlock(&auth_cache_mu);
+	return kind;
+}
+
+static void
+auth_cache_put(const unsigned char *digest, const char *course, int kind)
+{
+	struct auth_cached	*e;
+
+	if (auth_cache_ttl() == 0)
+		return;
+	pthread_mutex_lock(&auth_cache_mu);
+	e = &auth_cache[auth_cache_slot(digest, course)];
+	memcpy(e->digest, digest, DIGEST_LEN);
+	copy_str(e->course, sizeof(e->course), course);
+	e->kind = kind;
+	e->until_ms = mono_ms() + auth_cache_ms;
+	pthread_mutex_unlock(&auth_cache_mu);
+}
 
 enum auth_stmt {
 	AUTH_STMT_COURSE_TOKENS,
@@ -92,6 +175,13 @@ auth_check(struct db *db, const char *header, const char *course_id,
 	}
 	token_digest(tok, want);
 	explicit_bzero(tok, sizeof(tok));
+	if (strlen(need == AUTH_CLUSTER ? "" : course_id) > ID_MAX) {
+		snprintf(err, errlen, "course not found");
+		return 404;
+	}
+	if ((kind = auth_cache_get(want, need == AUTH_CLUSTER ? "" :
+	    course_id)) != -1)
+		goto decide;
 
 	if (need == AUTH_CLUSTER)
 		r = db_query(db, auth_sql[AUTH_STMT_CLUSTER_TOKENS], "");
@@ -120,6 +210,9 @@ auth_check(struct db *db, const char *header, const char *course_id,
 		snprintf(err, errlen, "course not found");
 		return 404;
 	}
+	if (kind != -1)
+		auth_cache_put(want, need == AUTH_CLUSTER ? "" : course_id, kind);
+decide:
 	if (kind == -1 && need == AUTH_CLUSTER && auth_is_course_token(db, want)) {
 		snprintf(err, errlen, "a course token may not use the worker endpoints");
 		return 403;

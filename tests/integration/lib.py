@@ -571,13 +571,15 @@ class FakeWorker:
     def __exit__(self, *a):
         self.stop()
 
-    def claim(self, retry=False):
-        """The raw claim answer (Resp)."""
-        return self.post("claim", retry=retry)
+    def claim(self, retry=False, running=None):
+        """The raw claim answer (Resp).  running: the job ids this worker
+        says it runs (PROTOCOL.md); None sends {}."""
+        body = {} if running is None else {"running": list(running)}
+        return self.post("claim", body, retry=retry)
 
-    def claim_job(self, retry=False):
+    def claim_job(self, retry=False, running=None):
         """A Job, or None on 204; anything else fails the test."""
-        r = self.claim(retry=retry)
+        r = self.claim(retry=retry, running=running)
         if r[0] == 204:
             assert not r.raw, "204 with a body: %r" % (r,)
             return None

@@ -42,10 +42,10 @@ class Budget:
 
 
 class ChaosWorker:
-    """A fake worker that survives outages the way a careful real worker
-    would: it retries every call; after a claim whose answer it never saw
-    (network error or 5xx) it re-registers, which hands back any job the
-    lost answer had leased to it (it holds nothing else at that point)."""
+    """A fake worker that survives outages the way broadway-worker does:
+    it retries every call, and each claim carries {"running": []} (it
+    claims only when idle), so a lease whose claim answer was lost in the
+    outage is given back by the API at the next claim."""
 
     def __init__(self, run, stop, budget):
         self.w = FakeWorker(slots=1)
@@ -77,14 +77,13 @@ class ChaosWorker:
         try:
             while not self.stop.is_set():
                 try:
-                    r = self.w.claim()
+                    r = self.w.claim(running=[])
                 except Exception:
                     r = None
                     lib.drop_connection()
                 if r is None or r[0] >= 500:
                     self.errors += 1
                     time.sleep(0.05)
-                    self.register()
                     continue
                 if r[0] == 404:
                     self.register()

@@ -440,6 +440,51 @@ def t_lost_claim_answer(env):
     eq(lib.run_status(c, run)["state"], "FINISHED", "run")
 
 
+def t_lost_claim_answer_running_list(env):
+    """With the "running" list: a worker with 2 slots runs job A and lost
+    the answer for job B; its next claim listing only A gives B back at
+    once (to the queue, attempt bumped at the next claim), and A stays."""
+    lib.drain()
+    c, asg, run = lib.new_run(students=3)
+    w = FakeWorker(slots=2)
+    w.register()
+    a = w.claim_job(running=[])
+    lost = ok(w.claim(running=[a.id]))["grading_job_id"]   # answer "lost"
+    st = lib.run_status(c, run)["student_jobs"]
+    eq((st[a.id], st[lost]), ("STARTED", "STARTED"), "both leased")
+    j = w.claim_job(running=[a.id])
+    assert j is not None, "no job for the free slot"
+    st = lib.run_status(c, run)["student_jobs"]
+    eq(st[a.id], "STARTED", "the listed job keeps its lease")
+    # the lost one went back to the queue: either this claim got it
+    # again (attempt 2), or it waits QUEUED ahead of later jobs
+    if j.id == lost:
+        eq(j.attempt, 2, "attempt of the re-claimed job")
+    else:
+        eq(st[lost], "QUEUED", "the lost lease is back in the queue")
+        eq(ok(lib.position(c, lost))["position"], 0, "at its old place")
+    fail(w.result(lost, attempt=1), 409)
+    w.finish(a, True)
+    w.finish(j, True)
+    lib.drain()
+    eq(lib.run_status(c, run)["state"], "FINISHED", "run")
+    eq(set(lib.run_status(c, run)["student_jobs"].values()), {"SUCCEEDED"}, "jobs")
+
+
+def t_claim_running_validation(env):
+    """A bad "running" list is 400 and claims nothing."""
+    lib.drain()
+    c, asg, run = lib.new_run(students=1)
+    w = FakeWorker()
+    w.register()
+    for b in ({"running": "x"}, {"running": [1]},
+              {"bogus_claim_key": []}):
+        fail(w.post("claim", b), 400)
+    eq(lib.run_status(c, run)["student_jobs"] and
+       set(lib.run_status(c, run)["student_jobs"].values()), {"QUEUED"}, "job")
+    w.finish(w.claim_job(running=[]), True)
+
+
 def t_claim_long_poll_free(env):
     """A claim never blocks: 204 comes back at once."""
     lib.drain()
@@ -470,4 +515,6 @@ def tests(env):
         ("dead_worker_revived_by_heartbeat", t_dead_worker_revived),
         ("sweep_without_worker_traffic", t_sweep_without_worker_traffic),
         ("lost_claim_answer_not_stranded", t_lost_claim_answer),
+        ("lost_claim_answer_running_list", t_lost_claim_answer_running_list),
+        ("claim_running_validation", t_claim_running_validation),
     ]
