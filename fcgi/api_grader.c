@@ -23,6 +23,7 @@ enum grader_stmt {
 	GR_WORKER_LOCK,
 	GR_NEXT_COURSE,
 	GR_HEAD_OF_COURSE,
+	GR_RUN_OF_JOB,
 	GR_JOB_START,
 	GR_RR_SET,
 	GR_RESULT_LOCK,
@@ -55,10 +56,13 @@ static const char *const grader_sql[GR__MAX] = {
 	" ORDER BY q.course_id LIMIT 1)) FROM scheduler s WHERE s.id = 1",
 	/* GR_HEAD_OF_COURSE: FIFO within the course; a job another claim
 	 * has just locked is skipped rather than waited for. */
-	"SELECT j.id, j.public_id, j.kind, j.run_env, j.attempt, r.public_id,"
-	" r.config FROM grading_job j JOIN grading_run r ON r.id = j.run_id"
-	" WHERE j.state = 0 AND j.course_id = ? ORDER BY j.id LIMIT 1"
+	"SELECT id, public_id, kind, run_env, attempt, run_id FROM grading_job"
+	" WHERE state = 0 AND course_id = ? ORDER BY id LIMIT 1"
 	" FOR UPDATE SKIP LOCKED",
+	/* GR_RUN_OF_JOB: read apart from the locking read above, which
+	 * would otherwise lock the run row too and make every other claim
+	 * of the run skip its jobs (and results wait). */
+	"SELECT public_id, config FROM grading_run WHERE id = ?",
 	/* GR_JOB_START */
 	"UPDATE grading_job SET state = 1, worker_id = ?, attempt = attempt + 1,"
 	" started_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND state = 0",
@@ -283,7 +287,7 @@ claim_txn(struct db *db, void *arg)
 	json_t		*config = NULL, *run_env = NULL, *stages = NULL;
 	const char	*s;
 	size_t		 len;
-	int64_t		 slots, held, job_id, kind, attempt;
+	int64_t		 slots, held, job_id, kind, attempt, run_id;
 	int		 rc;
 
 	json_decref(cl->job);
@@ -316,12 +320,20 @@ claim_txn(struct db *db, void *arg)
 	job_id = db_res_int(res, 0);
 	kind = db_res_int(res, 2);
 	attempt = db_res_int(res, 4) + 1;
+	run_id = db_res_int(res, 5);
 	rc = -1;
 	if (col_copy(res, 1, job_pid, sizeof(job_pid)) == -1 ||
-	    col_copy(res, 5, run_pid, sizeof(run_pid)) == -1 ||
 	    (s = db_res_str(res, 3, &len)) == NULL ||
-	    (run_env = json_loadb(s, len, 0, NULL)) == NULL ||
-	    (s = db_res_str(res, 6, &len)) == NULL ||
+	    (run_env = json_loadb(s, len, 0, NULL)) == NULL) {
+		db_res_free(res);
+		goto out;
+	}
+	db_res_free(res);
+	if ((res = db_query(db, grader_sql[GR_RUN_OF_JOB], "i", run_id)) == NULL)
+		goto out;
+	if (db_res_next(res) != 1 ||
+	    col_copy(res, 0, run_pid, sizeof(run_pid)) == -1 ||
+	    (s = db_res_str(res, 1, &len)) == NULL ||
 	    (config = json_loadb(s, len, 0, NULL)) == NULL) {
 		db_res_free(res);
 		goto out;

@@ -97,6 +97,9 @@ def main():
         print("%-36s %10.0f ms (median of 3; goal < 1000 ms)" % (
             "POST grading_run, 10 000 students", post10k * 1000))
         f.write("api.post_10k.ms %.0f\n" % (post10k * 1000))
+    # The 31 000 jobs queued here would be claimed by the next benchmark's
+    # workers: take them out of the queue.
+    lib.sql("DELETE FROM grading_job WHERE course_id = '%s'" % c.id)
 
 
 if __name__ == "__main__":
