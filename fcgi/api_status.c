@@ -38,11 +38,12 @@ static const char *const status_sql[ST__MAX] = {
 	"SELECT j.state, (SELECT COUNT(*) FROM grading_job q WHERE q.state = 0"
 	" AND q.course_id = j.course_id AND q.id < j.id) FROM grading_job j"
 	" WHERE j.public_id = ? AND j.course_id = ?",
-	/* ST_STATUS: the run and its jobs in one round trip; a run has at
-	 * least one job from the moment it is created. */
+	/* ST_STATUS: the run and its jobs in one round trip (a run has at
+	 * least one job from the transaction that creates it).  The fixed
+	 * join order and ORDER BY on the job_run index avoid a filesort. */
 	"SELECT r.state, j.public_id, j.kind, j.state FROM grading_run r"
-	" LEFT JOIN grading_job j ON j.run_id = r.id"
-	" WHERE r.public_id = ? AND r.course_id = ? ORDER BY j.id",
+	" STRAIGHT_JOIN grading_job j ON j.run_id = r.id"
+	" WHERE r.public_id = ? AND r.course_id = ? ORDER BY j.run_id, j.id",
 };
 
 /* Look up a run or job by public id within the course: 1, 0 (404), -1. */

@@ -53,6 +53,11 @@ def main():
     big = lib.start_run(c, "hw", [{"S": str(i)} for i in range(1000)])
     st = lib.run_status(c, big)
     job = list(st["student_jobs"])[-1]
+    # A course with a short queue (20), the common case for a student.
+    c2 = lib.new_course("bench")
+    lib.put_config(c2, "hw", lib.config(student=[lib.stage()]))
+    small = lib.start_run(c2, "hw", [{"S": str(i)} for i in range(20)])
+    job2 = list(lib.run_status(c2, small)["student_jobs"])[-1]
 
     rows = []
 
@@ -62,9 +67,13 @@ def main():
 
     measure("floor", "floor: 1 PK SELECT per request",
             "/bench/floor/" + c.id, None)
-    measure("queue_length", "GET queue length", lib.full_path(
+    measure("queue_length_20", "GET queue length (20 queued)", lib.full_path(
+        "/queue/%s/length" % c2.id), c2.admin)
+    measure("queue_position_20", "GET queue position (19 ahead)",
+            lib.full_path("/queue/%s/%s/position" % (c2.id, job2)), c2.query)
+    measure("queue_length", "GET queue length (1000 queued)", lib.full_path(
         "/queue/%s/length" % c.id), c.admin)
-    measure("queue_position", "GET queue position (1000 queued)",
+    measure("queue_position", "GET queue position (999 ahead)",
             lib.full_path("/queue/%s/%s/position" % (c.id, job)), c.query)
     measure("config_get", "GET grading_config", lib.full_path(
         "/grading_config/%s/hw" % c.id), c.admin)
@@ -99,7 +108,8 @@ def main():
         f.write("api.post_10k.ms %.0f\n" % (post10k * 1000))
     # The 31 000 jobs queued here would be claimed by the next benchmark's
     # workers: take them out of the queue.
-    lib.sql("DELETE FROM grading_job WHERE course_id = '%s'" % c.id)
+    lib.sql("DELETE FROM grading_job WHERE course_id IN ('%s', '%s')"
+            % (c.id, c2.id))
 
 
 if __name__ == "__main__":

@@ -52,8 +52,10 @@ def main():
     w("|---|---|---|---|")
     floor = num(vals, "api.floor.rps")
     names = [("floor", "floor: one PK SELECT per request"),
-             ("queue_length", "GET queue length"),
-             ("queue_position", "GET queue position (1000 queued)"),
+             ("queue_length_20", "GET queue length (20 queued)"),
+             ("queue_position_20", "GET queue position (19 ahead)"),
+             ("queue_length", "GET queue length (1000 queued)"),
+             ("queue_position", "GET queue position (999 ahead)"),
              ("config_get", "GET grading_config"),
              ("status_1000", "GET status of a 1000-job run")]
     for key, what in names:
