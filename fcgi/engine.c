@@ -115,6 +115,20 @@ engine_event(struct db *db, uint64_t job_id, const char *course, int state)
 	    (int64_t)job_id, course, (int64_t)state);
 }
 
+/*
+ * Jobs of `course` were just queued: one job_event row with job_id 0
+ * (no job has id 0) for the whole batch, which broadway-sse turns into
+ * a `work` event for every waiting worker.  Written last in the
+ * transaction, so its id is taken just before the commit and the SSE
+ * hub never waits long on it as a missing id.  A requeue needs none:
+ * its own QUEUED event serves.
+ */
+static int
+engine_queued(struct db *db, const char *course)
+{
+	return engine_event(db, 0, course, JOB_QUEUED);
+}
+
 /* One pre or post job. */
 static int
 job_insert_one(struct db *db, uint64_t run_id, const char *course, int kind,
@@ -194,15 +208,18 @@ engine_run_begin(struct db *db, uint64_t run_id, const char *course,
 	size_t	 n = json_array_size(students);
 
 	if (env_pipeline(config, JOB_KIND_PRE) != NULL) {
-		if (job_insert_one(db, run_id, course, JOB_KIND_PRE, pre_env) == -1)
+		if (job_insert_one(db, run_id, course, JOB_KIND_PRE, pre_env) == -1 ||
+		    db_exec(db, eng_sql[ENG_RUN_SET_STATE], NULL, "iii",
+		    (int64_t)RUN_PRE_PROCESSING_STAGE, (int64_t)n,
+		    (int64_t)run_id) == -1)
 			return -1;
-		return db_exec(db, eng_sql[ENG_RUN_SET_STATE], NULL, "iii",
-		    (int64_t)RUN_PRE_PROCESSING_STAGE, (int64_t)n, (int64_t)run_id);
+		return engine_queued(db, course);
 	}
-	if (job_insert_students(db, run_id, course, students) == -1)
+	if (job_insert_students(db, run_id, course, students) == -1 ||
+	    db_exec(db, eng_sql[ENG_RUN_SET_STATE], NULL, "iii",
+	    (int64_t)RUN_STUDENTS_STAGE, (int64_t)n, (int64_t)run_id) == -1)
 		return -1;
-	return db_exec(db, eng_sql[ENG_RUN_SET_STATE], NULL, "iii",
-	    (int64_t)RUN_STUDENTS_STAGE, (int64_t)n, (int64_t)run_id);
+	return engine_queued(db, course);
 }
 
 /* What a transition needs from the run row, parsed. */
@@ -276,6 +293,8 @@ run_students_done(struct db *db, uint64_t run_id)
 			rc = db_exec(db, eng_sql[ENG_RUN_SET_STATE], NULL, "iii",
 			    (int64_t)RUN_POST_PROCESSING_STAGE, (int64_t)0,
 			    (int64_t)run_id);
+		if (rc == 0)
+			rc = engine_queued(db, rr.course);
 	} else
 		rc = db_exec(db, eng_sql[ENG_RUN_SET_STATE], NULL, "iii",
 		    (int64_t)RUN_FINISHED, (int64_t)0, (int64_t)run_id) == 0 &&
@@ -299,6 +318,8 @@ run_pre_done(struct db *db, uint64_t run_id, int success)
 		rc = db_exec(db, eng_sql[ENG_RUN_SET_STATE], NULL, "iii",
 		    (int64_t)RUN_STUDENTS_STAGE,
 		    (int64_t)json_array_size(rr.students), (int64_t)run_id);
+	if (rc == 0)
+		rc = engine_queued(db, rr.course);
 	run_row_free(&rr);
 	return rc;
 }

@@ -36,7 +36,9 @@ int	 engine_job_ended(struct db *, uint64_t run_id, int kind, int success);
 int	 engine_job_lost(struct db *, uint64_t job_id);
 /* Requeue every job a worker holds (it died or started afresh). */
 int	 engine_worker_lost(struct db *, const char *worker_id);
-/* A job_event row for the SSE process. */
+/* A job_event row for the SSE process.  job_id 0 with JOB_QUEUED
+ * (written by the engine once per batch of new jobs) means "work was
+ * queued in this course". */
 int	 engine_event(struct db *, uint64_t job_id, const char *course, int state);
 
 /* Its own transaction; at most once a second across all processes. */

@@ -9,7 +9,8 @@
  * the bare connection (fd + FastCGI request id) to the hub.  From then
  * on only the publisher thread (sse_hub.c) writes to it: it tails
  * job_event, sends state and position events, keep-alive comments, and
- * ends the stream after a terminal state.  sse_wire.c holds the pure
+ * ends the stream after a terminal state; to workers' nudge streams it
+ * sends `work` whenever jobs were queued.  sse_wire.c holds the pure
  * parts (record framing, event text, gap tracking) the unit test uses.
  */
 
@@ -23,6 +24,9 @@ struct db;
 #define SSE_EVENT_MAX		256	/* one formatted event */
 #define SSE_GAP_MAX		256	/* event ids waited for */
 #define SSE_GAP_WAIT_MS		5000	/* how long a missing id is waited for */
+/* To every worker stream when jobs were queued (at most once per poll),
+ * and once on connect: anything may have been queued while it was away. */
+#define SSE_WORK_EVENT		"event: work\ndata: {}\n\n"
 
 /* Settings read once from the environment (sse_main.c). */
 struct sse_conf {
@@ -40,12 +44,14 @@ struct sse_stream {
 	int		 fd;
 	unsigned	 rid;		/* FastCGI request id */
 	int		 parked;	/* owned by the publisher: never block */
+	int		 worker;	/* a worker's nudge stream: no job */
 	int64_t		 job_id;	/* grading_job.id */
 	int64_t		 resume_id;	/* Last-Event-ID, or -1 */
 	int64_t		 last_pos;	/* last position sent, or -1 */
 	int64_t		 last_write_ms;
-	struct sse_job	*job;
-	struct sse_stream *next, *prev;	/* the job's streams, or pending */
+	struct sse_job	*job;		/* NULL for a worker stream */
+	struct sse_stream *next, *prev;	/* the job's streams, the workers',
+					 * or pending */
 	char		 reqid[40];
 };
 

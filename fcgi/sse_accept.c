@@ -86,6 +86,76 @@ set_sndtimeo(int fd)
 }
 
 /*
+ * Take the connection away from libfcgi: from here on the stream is
+ * written with our own records and never touches fx again.  Frees r.
+ * The stream, or NULL (out of memory: the caller finishes fx).
+ */
+static struct sse_stream *
+take_over(FCGX_Request *fx, struct req *r, int64_t job_id, int64_t resume)
+{
+	struct sse_stream	*s;
+	char			 reqid[40];
+
+	drain_stdin(fx);
+	(void)copy_str(reqid, sizeof(reqid), r->reqid);
+	http_req_free(r);
+	if ((s = sse_stream_new(fx->ipcFd, (unsigned)fx->requestId, job_id,
+	    resume, reqid)) == NULL) {
+		log_warnx("out of memory for a stream");
+		return NULL;
+	}
+	FCGX_Free(fx, 0);
+	set_sndtimeo(s->fd);
+	return s;
+}
+
+/*
+ * GET /api/v1/stream/grader/{worker_id}/work: a waiting worker's nudge
+ * stream (worker/PROTOCOL.md, "Nudge").  Four segments, so it can never
+ * be taken for a job stream /stream/{course}/{job}, whatever the course
+ * is called.  The cluster token only; the worker need not be
+ * registered (the stream tells nothing about any job).
+ */
+static int
+handle_worker(struct db **dbp, FCGX_Request *fx, struct req *r)
+{
+	struct sse_stream	*s;
+	char			 err[256];
+	int			 rc;
+
+	if (strcmp(r->method, "GET") != 0) {
+		http_send_fail(r, 405, "method not allowed");
+		goto done;
+	}
+	if (!id_valid(r->seg[2])) {
+		http_send_fail(r, 400, "invalid id: ids are 1..128 characters"
+		    " of [A-Za-z0-9_.-]");
+		goto done;
+	}
+	if (*dbp == NULL && (*dbp = db_open_env()) == NULL) {
+		http_send_fail(r, 503, "database unavailable");
+		goto done;
+	}
+	if ((rc = auth_check(*dbp, r->authz, NULL, AUTH_CLUSTER, err,
+	    sizeof(err))) != 0) {
+		http_send_fail(r, rc, "%s", err);
+		goto done;
+	}
+	if ((s = take_over(fx, r, 0, -1)) == NULL)
+		return 0;
+	s->worker = 1;
+	if (sse_stream_headers(s) == -1) {
+		sse_stream_end(s, 0);
+		return 1;
+	}
+	hub_submit(s);
+	return 1;
+done:
+	http_req_free(r);
+	return 0;
+}
+
+/*
  * Handle one request.  Returns 1 when the connection was taken over
  * (fx is then freed without closing it), 0 when the caller must finish
  * the request normally.
@@ -96,7 +166,7 @@ handle(struct db **dbp, FCGX_Request *fx)
 	struct req		 r;
 	struct job_ref		 j = { 0, 0, 0 };
 	struct sse_stream	*s;
-	char			 err[256], reqid[40];
+	char			 err[256];
 	const char		*course, *pid;
 	int64_t			 resume = -1;
 	int			 rc;
@@ -109,6 +179,9 @@ handle(struct db **dbp, FCGX_Request *fx)
 		http_send_empty(&r, 204);
 		goto done;
 	}
+	if (r.nseg == 4 && strcmp(r.seg[0], "stream") == 0 &&
+	    strcmp(r.seg[1], "grader") == 0 && strcmp(r.seg[3], "work") == 0)
+		return handle_worker(dbp, fx, &r);
 	if (r.nseg != 3 || strcmp(r.seg[0], "stream") != 0) {
 		http_send_fail(&r, 404, "no such endpoint");
 		goto done;
@@ -144,18 +217,8 @@ handle(struct db **dbp, FCGX_Request *fx)
 	    INT64_MAX, &resume) == -1)
 		resume = -1;
 
-	/* Take the connection away from libfcgi: from here on the stream
-	 * is written with our own records and never touches fx again. */
-	drain_stdin(fx);
-	(void)copy_str(reqid, sizeof(reqid), r.reqid);
-	http_req_free(&r);
-	if ((s = sse_stream_new(fx->ipcFd, (unsigned)fx->requestId, j.id,
-	    resume, reqid)) == NULL) {
-		log_warnx("out of memory for a stream");
+	if ((s = take_over(fx, &r, j.id, resume)) == NULL)
 		return 0;
-	}
-	FCGX_Free(fx, 0);
-	set_sndtimeo(s->fd);
 	if (sse_stream_headers(s) == -1) {
 		sse_stream_end(s, 0);
 		return 1;

@@ -22,6 +22,14 @@
  * and has streams on queued jobs gets one query: the ids of its queued
  * jobs in order, up to the last job we watch.  A stream's position is
  * the index of its job in that list; it is sent only if it changed.
+ *
+ * Workers.  A waiting worker holds a nudge stream (no job).  Any QUEUED
+ * event read (a batch of new jobs, job_id 0, or a requeue) makes one
+ * `work` event to every worker stream after that poll, however many
+ * there were.  A worker stream gets one `work` at once when it is
+ * attached, which covers whatever was queued before it was listening;
+ * so the events re-read after a cursor reset are not passed on.  Worker
+ * streams keep the publisher polling like any other stream.
  */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -101,7 +109,11 @@ static struct {
 	struct db		*db;
 	struct sse_job		*hash[HUB_HASH];
 	struct sse_course	*courses;
-	size_t			 nstreams;
+	size_t			 nstreams;	/* job and worker streams */
+	struct sse_stream	*workers;	/* worker streams */
+	size_t			 nworkers;
+	int			 work;		/* a QUEUED event since the last
+						 * `work` sent */
 	int			 cursor_ok;
 	int64_t			 hi;		/* highest event id read */
 	struct sse_gaps		 gaps;
@@ -324,6 +336,65 @@ stream_drop(struct sse_stream *s, int clean)
 	sse_stream_end(s, clean);
 }
 
+/* --- worker streams ------------------------------------------------- */
+
+static void
+worker_drop(struct sse_stream *s, int clean)
+{
+	(void)epoll_ctl(hub.epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		hub.workers = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	hub.nstreams--;
+	hub.nworkers--;
+	sse_stream_end(s, clean);
+}
+
+static void
+worker_attach(struct sse_stream *s)
+{
+	static const char	 work[] = SSE_WORK_EVENT;
+	struct epoll_event	 ev;
+
+	s->parked = 1;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLRDHUP;
+	ev.data.ptr = s;
+	if (epoll_ctl(hub.epfd, EPOLL_CTL_ADD, s->fd, &ev) == -1) {
+		log_warn("epoll_ctl add");
+		sse_stream_end(s, 0);
+		return;
+	}
+	s->job = NULL;
+	s->prev = NULL;
+	s->next = hub.workers;
+	if (hub.workers != NULL)
+		hub.workers->prev = s;
+	hub.workers = s;
+	hub.nstreams++;
+	hub.nworkers++;
+	if (sse_stream_send(s, work, sizeof(work) - 1) == -1)
+		worker_drop(s, 0);
+}
+
+/* `text` to every worker stream; one that cannot take it is dropped. */
+static void
+workers_send(const char *text, size_t n, int64_t now, int quiet_only)
+{
+	struct sse_stream	*s, *next;
+
+	for (s = hub.workers; s != NULL; s = next) {
+		next = s->next;
+		if (quiet_only && now - s->last_write_ms < sse_conf.keepalive_ms)
+			continue;
+		if (sse_stream_send(s, text, n) == -1)
+			worker_drop(s, 0);
+	}
+}
+
 /* Send to every stream of j; a stream that cannot take it is dropped.
  * The caller runs job_gc. */
 static void
@@ -350,8 +421,11 @@ apply_event(int64_t id, int64_t job_id, const char *course, int state)
 	char			 ev[SSE_EVENT_MAX];
 	int			 n;
 
+	if (state == JOB_QUEUED)
+		hub.work = 1;
 	if (course != NULL && (c = course_find(course)) != NULL)
 		c->dirty = 1;
+	/* job_id 0 (new jobs queued) matches no job: ids start at 1. */
 	if ((j = job_find(job_id)) == NULL || id <= j->last_event_id)
 		return;
 	j->last_event_id = id;
@@ -410,11 +484,12 @@ poll_events(int64_t now)
 	struct db_res	*r;
 	int64_t		 g[HUB_GAP_SLOTS], id, max;
 	size_t		 i, rows;
-	int		 round;
+	int		 round, reset = 0;
 
 	if (!hub.cursor_ok) {
 		if (cursor_reset() == -1)
 			return -1;
+		reset = 1;
 	} else if (hub.gaps.n == 0) {
 		if ((max = max_id()) == -1)
 			return -1;
@@ -451,6 +526,9 @@ poll_events(int64_t now)
 		if (rows < HUB_BATCH)
 			break;
 	}
+	/* Old events, read again; new worker streams get `work` anyway. */
+	if (reset)
+		hub.work = 0;
 	return 0;
 }
 
@@ -465,6 +543,10 @@ attach(struct sse_stream *s)
 	int64_t		 last_id = 0;
 	int		 state = 0, rc;
 
+	if (s->worker) {
+		worker_attach(s);
+		return;
+	}
 	s->parked = 1;
 	if ((j = job_find(s->job_id)) == NULL) {
 		r = db_query(hub.db, hub_sql[HUB_STMT_SNAPSHOT], "i", s->job_id);
@@ -627,6 +709,7 @@ keepalive(int64_t now)
 	struct sse_job		*j, *jnext;
 	struct sse_stream	*s, *next;
 
+	workers_send(ka, sizeof(ka) - 1, now, 1);
 	for (c = hub.courses; c != NULL; c = cnext) {
 		cnext = c->next;
 		for (j = c->jobs; j != NULL; j = jnext) {
@@ -664,6 +747,8 @@ close_all(void)
 	struct sse_stream	*s;
 	size_t			 n = hub.nstreams;
 
+	while ((s = hub.workers) != NULL)
+		worker_drop(s, 1);
 	while ((c = hub.courses) != NULL) {
 		struct sse_job *j = c->jobs;
 		while ((s = j->streams) != NULL)
@@ -729,6 +814,10 @@ hub_main(void *arg)
 					;
 				continue;
 			}
+			if (s->worker) {
+				worker_drop(s, 0);
+				continue;
+			}
 			j = s->job;
 			stream_drop(s, 0);
 			job_gc(j);
@@ -762,6 +851,11 @@ hub_main(void *arg)
 				hub.next_poll = now + (poll_events(now) == -1 ?
 				    1000 : sse_conf.poll_ms);
 				polled = 1;
+			}
+			if (hub.work) {
+				hub.work = 0;
+				workers_send(SSE_WORK_EVENT,
+				    sizeof(SSE_WORK_EVENT) - 1, now, 0);
 			}
 			if (pending)
 				attach_pending();

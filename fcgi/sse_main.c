@@ -1,6 +1,7 @@
 /*
  * broadway-sse: one long-lived, multi-threaded FastCGI process serving
- * GET /api/v1/stream/{course}/{job} as server-sent events.
+ * GET /api/v1/stream/{course}/{job} as server-sent events, and the
+ * workers' nudge streams GET /api/v1/stream/grader/{worker_id}/work.
  *
  * Threads: `acceptors` acceptor threads (sse_accept.c) and one publisher
  * (sse_hub.c).  Signals are blocked in every thread and taken here with

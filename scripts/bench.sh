@@ -93,7 +93,8 @@ if want dispatch; then
 	note "dispatch: 64 simulated workers, $JOBS no-op jobs"
 	"$BROADWAY_ADMIN" course-add dispatch >/dev/null
 	tok=$("$BROADWAY_ADMIN" token-add admin dispatch | tail -n 1)
-	"$ROOT/$BUILD/bench-dispatch" "$BROADWAY_URL" "$BROADWAY_CA" \
+	# The simulated workers hold the nudge stream, as broadway-worker does.
+	DISPATCH_NUDGE=1 "$ROOT/$BUILD/bench-dispatch" "$BROADWAY_URL" "$BROADWAY_CA" \
 	    "$BROADWAY_CLUSTER_TOKEN" "$tok" dispatch 64 "$JOBS" | tee -a "$RES"
 	mp=$(cat "$DIR/run/api.pid")
 	# shellcheck disable=SC2046

@@ -113,6 +113,8 @@ INSERT INTO scheduler (id) VALUES (1);
 
 -- Job state changes, written in the same transaction as the change, read
 -- by broadway-sse.  state is the job's new state (0 QUEUED means requeued).
+-- job_id 0 with state 0: new jobs of the course were queued (one row per
+-- batch), which broadway-sse passes on to waiting workers.
 -- Pruned by the sweep after an hour.
 CREATE TABLE job_event (
 	id		BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY,

@@ -47,6 +47,7 @@ static const struct ckey ckeys[] = {
 	{ "pull",		S(pull) },
 	{ "connect_timeout",	I(connect_timeout, 1, 600) },
 	{ "request_timeout",	I(request_timeout, 1, 3600) },
+	{ "nudge",		B(nudge) },
 	{ NULL,			0, 0, 0, 0, 0 }
 };
 
@@ -63,6 +64,7 @@ conf_defaults(struct wconf *c)
 	snprintf(c->pull, sizeof(c->pull), "missing");
 	c->connect_timeout = 10;
 	c->request_timeout = 120;
+	c->nudge = 1;
 }
 
 static int

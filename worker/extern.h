@@ -47,6 +47,7 @@ struct wconf {
 	char	 pull[16];		/* "never", "missing", "always", "newer" */
 	int	 connect_timeout;	/* seconds */
 	int	 request_timeout;	/* seconds */
+	int	 nudge;			/* hold the nudge stream */
 	int	 foreground;
 };
 
@@ -156,5 +157,27 @@ enum api_rc api_heartbeat(struct api *);
 enum api_rc api_claim(struct api *, const char *body, json_t **job);
 enum api_rc api_result(struct api *, const char *body, size_t len);
 const char *api_error(const struct api *);
+
+/* nudge.c: the worker's `work` event stream from broadway-sse */
+struct nudge_parse {
+	char	 line[64];	/* the longest line we care about is shorter */
+	size_t	 len;
+	int	 skip;		/* the current line was too long */
+	int	 work;		/* the current event is `work` */
+};
+
+struct nudge_cb {
+	void	(*work)(void *);	/* one or more `work` events came */
+	int	(*stop)(void *);	/* nonzero: end the stream now */
+	void	 *arg;
+};
+
+void	 nudge_parse_init(struct nudge_parse *);
+/* Feed stream bytes; the number of `work` events they completed. */
+int	 nudge_feed(struct nudge_parse *, const char *, size_t);
+/* Hold the stream until it fails, ends or cb->stop says so.  1 if any
+ * `work` event came (the stream was up), else 0; why it ended in err. */
+int	 nudge_stream(const struct wconf *, const struct nudge_cb *,
+	    char *err, size_t errlen);
 
 #endif

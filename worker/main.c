@@ -22,6 +22,8 @@
  *   dispatcher  claims a job whenever a slot is free, backs off on 204
  *   slot x N    runs a job, spools its result, sends it until answered
  *   heartbeat   keeps the leases alive; re-registers if forgotten
+ *   nudge       holds the `work` event stream; each event cuts the
+ *               dispatcher's backoff nap short (polling stays the fallback)
  *
  * Order at start: lock the work dir, remove what a killed incarnation
  * left (containers by label, job directories), send spooled results,
@@ -30,6 +32,10 @@
 
 #define RETRY_MIN_MS	1000
 #define RETRY_MAX_MS	30000
+/* While the nudge stream is up a queued job wakes the dispatcher at
+ * once, so idle polling only covers a lost event: it may back off to
+ * this (or the API's poll_max_ms, if larger). */
+#define NUDGE_POLL_MAX_MS	10000
 
 struct worker {
 	struct wconf	 conf;
@@ -44,6 +50,8 @@ struct worker {
 	int		 dispatcher_done;
 	int		 slots_left;	/* slot threads still running */
 	int		 stop_heartbeat;
+	int		 nudged;	/* a `work` event since the last claim */
+	int		 nudge_up;	/* the nudge stream is delivering */
 	int64_t		 jobs_done;
 };
 
@@ -66,24 +74,51 @@ stopping(int need_abort)
 	return need_abort ? worker_abort != 0 : (W.draining || worker_abort);
 }
 
+/* ms from now on W.cv's clock. */
+static void
+deadline(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
 /* Sleep ms, waking early when draining (or, if abort_only, aborting). */
 static void
 nap(int64_t ms, int abort_only)
 {
 	struct timespec	 ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	deadline(&ts, ms);
 	pthread_mutex_lock(&W.mu);
 	while (!stopping(abort_only) &&
 	    pthread_cond_timedwait(&W.cv, &W.mu, &ts) == 0)
 		;
 	pthread_mutex_unlock(&W.mu);
+}
+
+/*
+ * The claim backoff: sleep ms, or less if a nudge comes (or one came
+ * since the last claim was sent) or the worker drains.  1 if nudged.
+ */
+static int
+nap_claim(int64_t ms)
+{
+	struct timespec	 ts;
+	int		 nudged;
+
+	deadline(&ts, ms);
+	pthread_mutex_lock(&W.mu);
+	while (!stopping(0) && !W.nudged &&
+	    pthread_cond_timedwait(&W.cv, &W.mu, &ts) == 0)
+		;
+	nudged = W.nudged;
+	pthread_mutex_unlock(&W.mu);
+	return nudged;
 }
 
 static void
@@ -291,7 +326,7 @@ dispatcher_main(void *arg)
 	struct api	*a;
 	json_t		*job;
 	char		*body;
-	int64_t		 poll_ms, err_ms = RETRY_MIN_MS;
+	int64_t		 poll_ms, poll_max, err_ms = RETRY_MIN_MS;
 	enum api_rc	 rc;
 	int		 errors = 0;
 
@@ -305,6 +340,11 @@ dispatcher_main(void *arg)
 		while (W.busy >= W.conf.slots && !W.draining && !worker_abort)
 			pthread_cond_wait(&W.cv, &W.mu);
 		body = claim_body();
+		/* A nudge from now on is news to this claim. */
+		W.nudged = 0;
+		poll_max = W.reg.poll_max_ms;
+		if (W.nudge_up && poll_max < NUDGE_POLL_MAX_MS)
+			poll_max = NUDGE_POLL_MAX_MS;
 		pthread_mutex_unlock(&W.mu);
 		if (stopping(0)) {
 			free(body);
@@ -333,9 +373,13 @@ dispatcher_main(void *arg)
 			continue;
 		}
 		if (rc == API_NONE) {
-			nap(poll_ms, 0);
-			poll_ms = poll_ms * 2 > W.reg.poll_max_ms ?
-			    W.reg.poll_max_ms : poll_ms * 2;
+			/* Woken by a nudge: claim now, same backoff (all
+			 * idle workers were told; one of them gets it). */
+			if (!nap_claim(poll_ms))
+				poll_ms = poll_ms * 2 > poll_max ? poll_max :
+				    poll_ms * 2;
+			if (poll_ms > poll_max)
+				poll_ms = poll_max;
 			err_ms = RETRY_MIN_MS;
 			errors = 0;
 			continue;
@@ -352,6 +396,72 @@ dispatcher_main(void *arg)
 	pthread_cond_broadcast(&W.cv);
 	pthread_mutex_unlock(&W.mu);
 	api_close(a);
+	return NULL;
+}
+
+static void
+nudge_work(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&W.mu);
+	if (!W.nudge_up) {
+		W.nudge_up = 1;
+		log_info("nudge stream up: queued jobs wake the dispatcher");
+	}
+	W.nudged = 1;
+	pthread_cond_broadcast(&W.cv);
+	pthread_mutex_unlock(&W.mu);
+}
+
+static int
+nudge_stop(void *arg)
+{
+	int	 v;
+
+	(void)arg;
+	pthread_mutex_lock(&W.mu);
+	v = W.draining || worker_abort || W.stop_heartbeat;
+	pthread_mutex_unlock(&W.mu);
+	return v;
+}
+
+/*
+ * Hold the nudge stream, reconnecting with backoff.  The dispatcher
+ * polls whatever happens here; losing the stream only takes it back to
+ * the API's poll_max_ms (and wakes it once, as its nap may be long).
+ */
+static void *
+nudge_main(void *arg)
+{
+	struct nudge_cb	 cb = { nudge_work, nudge_stop, NULL };
+	char		 err[256];
+	int64_t		 backoff = RETRY_MIN_MS;
+	int		 up, fails = 0;
+
+	(void)arg;
+	log_set_request(W.conf.worker_id);
+	while (!nudge_stop(NULL)) {
+		up = nudge_stream(&W.conf, &cb, err, sizeof(err));
+		pthread_mutex_lock(&W.mu);
+		if (W.nudge_up) {
+			W.nudge_up = 0;
+			W.nudged = 1;
+			pthread_cond_broadcast(&W.cv);
+		}
+		pthread_mutex_unlock(&W.mu);
+		if (nudge_stop(NULL))
+			break;
+		if (up) {
+			log_warnx("nudge stream lost (%s): polling until it is"
+			    " back", err);
+			backoff = RETRY_MIN_MS;
+			fails = 0;
+		} else if (fails++ % 10 == 0)
+			log_warnx("nudge stream unavailable (%s): polling",
+			    err);
+		nap(backoff, 0);
+		backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+	}
 	return NULL;
 }
 
@@ -574,7 +684,7 @@ main(int argc, char *argv[])
 		{ 'w', "work_dir" }, { 'l', "log_cap" }, { 0, NULL }
 	};
 	struct { const char *key; char *val; } flags[64];
-	pthread_t	 hb, disp, slot[WORKER_SLOTS_MAX];
+	pthread_t	 hb, disp, nudge, slot[WORKER_SLOTS_MAX];
 	pthread_condattr_t ca;
 	sigset_t	 set;
 	const char	*conffile = NULL, *local = NULL;
@@ -675,7 +785,9 @@ main(int argc, char *argv[])
 
 	W.slots_left = W.conf.slots;
 	if (pthread_create(&hb, NULL, heartbeat_main, NULL) != 0 ||
-	    pthread_create(&disp, NULL, dispatcher_main, NULL) != 0)
+	    pthread_create(&disp, NULL, dispatcher_main, NULL) != 0 ||
+	    (W.conf.nudge && pthread_create(&nudge, NULL, nudge_main,
+	    NULL) != 0))
 		fatalx("pthread_create");
 	for (j = 0; j < W.conf.slots; j++)
 		if (pthread_create(&slot[j], NULL, slot_main, NULL) != 0)
@@ -720,6 +832,8 @@ main(int argc, char *argv[])
 	pthread_mutex_unlock(&W.mu);
 	pthread_join(hb, NULL);
 	pthread_join(disp, NULL);
+	if (W.conf.nudge)
+		pthread_join(nudge, NULL);
 	for (j = 0; j < W.conf.slots; j++)
 		pthread_join(slot[j], NULL);
 	log_info("drained: %lld job(s) done; exiting", (long long)W.jobs_done);

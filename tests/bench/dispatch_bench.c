@@ -10,6 +10,9 @@
  * (poll_min_ms doubling to poll_max_ms); one-student runs are queued one
  * at a time and the time from the POST's answer to the claim's answer is
  * recorded: queued-to-claimed latency.
+ * With DISPATCH_NUDGE=1 every simulated worker also holds its nudge
+ * stream (GET /stream/grader/{id}/work, one thread each, as
+ * broadway-worker does) and cuts its backoff nap short on `event: work`.
  * Prints "key value" lines.
  */
 #include <pthread.h>
@@ -35,6 +38,19 @@ static atomic_llong	 queued_at_us;	/* phase 2: when the probe job was queued */
 static long long	 lat_us[LAT_SAMPLES];
 static atomic_int	 nlat;
 static int		 poll_min_ms = 100, poll_max_ms = 2000;
+static int		 use_nudge;
+
+/* One simulated worker's nudge state. */
+struct nudge {
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	int		 nudged;
+	int		 id;
+	char		 line[64];
+	size_t		 len;
+	int		 work;
+};
+static struct nudge	*nudges;
 
 static size_t
 sink(char *p, size_t sz, size_t n, void *arg)
@@ -82,6 +98,105 @@ handle(void)
 	return c;
 }
 
+/* The stream's lines; a blank line after "event: work" is a nudge. */
+static size_t
+nudge_data(char *p, size_t sz, size_t n, void *arg)
+{
+	struct nudge	*nu = arg;
+	size_t		 i;
+
+	for (i = 0; i < sz * n; i++) {
+		if (p[i] != '\n') {
+			if (nu->len < sizeof(nu->line))
+				nu->line[nu->len++] = p[i];
+			continue;
+		}
+		if (nu->len == 0 && nu->work) {
+			pthread_mutex_lock(&nu->mu);
+			nu->nudged = 1;
+			pthread_cond_signal(&nu->cv);
+			pthread_mutex_unlock(&nu->mu);
+			nu->work = 0;
+		} else if (nu->len == 11 && memcmp(nu->line, "event: work",
+		    11) == 0)
+			nu->work = 1;
+		nu->len = 0;
+	}
+	return sz * n;
+}
+
+static int
+nudge_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c,
+    curl_off_t d)
+{
+	(void)arg; (void)a; (void)b; (void)c; (void)d;
+	return stop_all ? 1 : 0;
+}
+
+/* Hold the worker's nudge stream until the end, reconnecting. */
+static void *
+nudge_main(void *arg)
+{
+	struct nudge		*nu = arg;
+	struct curl_slist	*h = NULL;
+	char			 url[512], auth[400];
+	CURL			*c;
+
+	snprintf(url, sizeof(url), "%s/stream/grader/bench-w%d/work", base,
+	    nu->id);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cluster);
+	h = curl_slist_append(h, auth);
+	while (!stop_all) {
+		c = curl_easy_init();
+		curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, nudge_data);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, nu);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, nudge_progress);
+		nu->len = 0;
+		nu->work = 0;
+		if (curl_easy_perform(c) != CURLE_ABORTED_BY_CALLBACK &&
+		    !stop_all) {
+			fprintf(stderr, "nudge stream %d dropped\n", nu->id);
+			usleep(500000);
+		}
+		curl_easy_cleanup(c);
+	}
+	curl_slist_free_all(h);
+	return NULL;
+}
+
+/* The backoff nap; with the nudge a `work` event ends it early. */
+static void
+nap_ms(int id, int ms)
+{
+	struct nudge	*nu;
+	struct timespec	 ts;
+
+	if (!use_nudge) {
+		usleep((useconds_t)ms * 1000);
+		return;
+	}
+	nu = &nudges[id];
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&nu->mu);
+	while (!nu->nudged && pthread_cond_timedwait(&nu->cv, &nu->mu,
+	    &ts) == 0)
+		;
+	nu->nudged = 0;
+	pthread_mutex_unlock(&nu->mu);
+}
+
 static void *
 worker(void *arg)
 {
@@ -108,7 +223,7 @@ worker(void *arg)
 				usleep(2000);
 				continue;
 			}
-			usleep((useconds_t)backoff * 1000);
+			nap_ms(id, backoff);
 			backoff = backoff * 2 > poll_max_ms ? poll_max_ms : backoff * 2;
 			continue;
 		}
@@ -172,7 +287,9 @@ start_run(CURL *c, int students, struct buf *out)
 int
 main(int argc, char *argv[])
 {
-	pthread_t	*t;
+	pthread_t	*t, *nt = NULL;
+	pthread_condattr_t ca;
+	const char	*e;
 	struct buf	 out;
 	CURL		*c;
 	char		 path[256];
@@ -191,6 +308,7 @@ main(int argc, char *argv[])
 	if (argc > 7)
 		njobs = atoi(argv[7]);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	use_nudge = (e = getenv("DISPATCH_NUDGE")) != NULL && strcmp(e, "1") == 0;
 	c = handle();
 	buf_init(&out, 1 << 20);
 	snprintf(path, sizeof(path), "/grading_config/%s/dispatch", course);
@@ -200,6 +318,21 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	t = calloc((size_t)nworkers, sizeof(*t));
+	if (use_nudge) {
+		nudges = calloc((size_t)nworkers, sizeof(*nudges));
+		nt = calloc((size_t)nworkers, sizeof(*nt));
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		for (i = 0; i < nworkers; i++) {
+			nudges[i].id = i;
+			pthread_mutex_init(&nudges[i].mu, NULL);
+			pthread_cond_init(&nudges[i].cv, &ca);
+			pthread_create(&nt[i], NULL, nudge_main, &nudges[i]);
+		}
+		/* 64 TLS handshakes: not part of the throughput phase. */
+		sleep(2);
+	}
+	printf("dispatch.nudge %d\n", use_nudge);
 
 	/* Phase 1: throughput. */
 	phase = 1;
@@ -229,6 +362,8 @@ main(int argc, char *argv[])
 	stop_all = 1;
 	for (i = 0; i < nworkers; i++)
 		pthread_join(t[i], NULL);
+	for (i = 0; use_nudge && i < nworkers; i++)
+		pthread_join(nt[i], NULL);
 	n = nlat < LAT_SAMPLES ? nlat : LAT_SAMPLES;
 	qsort(lat_us, (size_t)n, sizeof(lat_us[0]), cmp_ll);
 	printf("dispatch.latency_samples %d\ndispatch.latency_p50_ms %.1f\n"
@@ -238,5 +373,7 @@ main(int argc, char *argv[])
 	buf_free(&out);
 	curl_easy_cleanup(c);
 	free(t);
+	free(nt);
+	free(nudges);
 	return 0;
 }
