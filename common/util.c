@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "util.h"
 
 int
@@ -61,20 +62,40 @@ random_bytes(void *p, size_t n)
 }
 
 int
-public_id_new(char out[PUBLIC_ID_LEN + 1])
+random_hex(char *out, size_t nbytes)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char	 raw[PUBLIC_ID_LEN / 2];
+	unsigned char	 raw[64];
 	size_t		 i;
 
-	if (random_bytes(raw, sizeof(raw)) == -1)
+	if (nbytes > sizeof(raw) || random_bytes(raw, nbytes) == -1)
 		return -1;
-	for (i = 0; i < sizeof(raw); i++) {
+	for (i = 0; i < nbytes; i++) {
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 0xf];
 	}
-	out[PUBLIC_ID_LEN] = '\0';
+	out[2 * nbytes] = '\0';
 	return 0;
+}
+
+int
+public_id_new(char out[PUBLIC_ID_LEN + 1])
+{
+	return random_hex(out, PUBLIC_ID_LEN / 2);
+}
+
+int64_t
+env_int64(const char *name, int64_t dflt, int64_t min, int64_t max)
+{
+	const char	*v = getenv(name);
+	int64_t		 out;
+
+	if (v == NULL || *v == '\0')
+		return dflt;
+	if (parse_int64(v, min, max, &out) == -1)
+		fatalx("%s must be an integer in [%lld, %lld]", name,
+		    (long long)min, (long long)max);
+	return out;
 }
 
 int64_t

@@ -136,18 +136,7 @@ admin_course_list(struct db *db, int argc, char **argv)
 static int
 token_generate(char out[2 * TOKEN_GEN_BYTES + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char	 raw[TOKEN_GEN_BYTES];
-	size_t		 i;
-
-	if (random_bytes(raw, sizeof(raw)) == -1)
-		return -1;
-	for (i = 0; i < sizeof(raw); i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 0xf];
-	}
-	out[2 * TOKEN_GEN_BYTES] = '\0';
-	return 0;
+	return random_hex(out, TOKEN_GEN_BYTES);
 }
 
 /* Insert an active token unless the same one is already there.

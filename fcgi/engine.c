@@ -85,27 +85,13 @@ static const char *const eng_sql[ENG__MAX] = {
 	" INTERVAL 1 HOUR LIMIT 5000",
 };
 
-static int64_t
-conf_int(const char *name, int64_t dflt, int64_t min, int64_t max)
-{
-	const char	*v = getenv(name);
-	int64_t		 out;
-
-	if (v == NULL || *v == '\0')
-		return dflt;
-	if (parse_int64(v, min, max, &out) == -1)
-		fatalx("%s must be an integer in [%lld, %lld]", name,
-		    (long long)min, (long long)max);
-	return out;
-}
-
 void
 engine_conf_load(void)
 {
-	engine_conf.heartbeat_s = conf_int("BROADWAY_HEARTBEAT", 10, 1, 3600);
-	engine_conf.allowance_s = conf_int("BROADWAY_ALLOWANCE",
+	engine_conf.heartbeat_s = env_int64("BROADWAY_HEARTBEAT", 10, 1, 3600);
+	engine_conf.allowance_s = env_int64("BROADWAY_ALLOWANCE",
 	    3 * engine_conf.heartbeat_s, 1, 3 * 3600);
-	engine_conf.max_attempts = conf_int("BROADWAY_MAX_ATTEMPTS", 3, 1, 100);
+	engine_conf.max_attempts = env_int64("BROADWAY_MAX_ATTEMPTS", 3, 1, 100);
 }
 
 int

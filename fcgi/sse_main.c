@@ -29,19 +29,6 @@
 
 struct sse_conf sse_conf = { 8, 25, 15000, 1000 };
 
-static int
-env_int(const char *name, int dflt, int min, int max)
-{
-	const char	*v = getenv(name);
-	int64_t		 out;
-
-	if (v == NULL || *v == '\0')
-		return dflt;
-	if (parse_int64(v, min, max, &out) == -1)
-		fatalx("%s must be an integer in [%d, %d]", name, min, max);
-	return (int)out;
-}
-
 /* Every stream is a descriptor: take all the kernel allows. */
 static void
 raise_nofile(void)
@@ -72,9 +59,9 @@ main(void)
 	int		 i, sig;
 
 	log_init("broadway-sse");
-	sse_conf.acceptors = env_int("BROADWAY_SSE_ACCEPTORS", 8, 1, 64);
-	sse_conf.poll_ms = env_int("BROADWAY_SSE_POLL_MS", 25, 1, 1000);
-	sse_conf.keepalive_ms = env_int("BROADWAY_SSE_KEEPALIVE_MS", 15000,
+	sse_conf.acceptors = (int)env_int64("BROADWAY_SSE_ACCEPTORS", 8, 1, 64);
+	sse_conf.poll_ms = (int)env_int64("BROADWAY_SSE_POLL_MS", 25, 1, 1000);
+	sse_conf.keepalive_ms = (int)env_int64("BROADWAY_SSE_KEEPALIVE_MS", 15000,
 	    100, 3600 * 1000);
 	engine_conf_load();
 	raise_nofile();
