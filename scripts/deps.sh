@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install the Debian packages Broadway-C needs, if any are missing.
-# Fast when everything is present: one dpkg-query, no apt-get.
+# Fast when everything is present: no apt-get at all.
 set -euo pipefail
 
 PKGS=(build-essential pkg-config libfcgi-dev libjansson-dev libmariadb-dev
@@ -9,15 +9,13 @@ PKGS=(build-essential pkg-config libfcgi-dev libjansson-dev libmariadb-dev
 	slirp4netns uidmap busybox-static debootstrap wrk python3 openssl curl
 	ca-certificates procps iproute2)
 
-# One dpkg-query for all (unknown packages simply do not appear).
-installed=" $(dpkg-query -W -f='${db:Status-Status}:${Package} ' "${PKGS[@]}" \
-	2>/dev/null | tr ' ' '\n' | sed -n 's/^installed://p' | tr '\n' ' ') "
+# Ask dpkg about each package by itself and decide on its answer alone:
+# dpkg-query exits 1 when any listed package is unknown, so its exit
+# status (or a pipeline's) must never decide whether we install.
 missing=()
 for p in "${PKGS[@]}"; do
-	case "$installed" in
-	*" $p "*) ;;
-	*) missing+=("$p") ;;
-	esac
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null) || status=
+	[ "$status" = installed ] || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
