@@ -1,6 +1,7 @@
 # Broadway-C.  `make` builds, `make up`/`make down` run the local stack,
 # `make test` installs what it needs and runs every test, `make bench`
-# measures.  SANITIZE=1 builds with ASan+UBSan into build-san/.
+# measures.  SANITIZE=1 builds with ASan+UBSan into build-san/, TSAN=1
+# with ThreadSanitizer into build-tsan/.
 
 CC	?= cc
 PKGS	 = fcgi jansson libmariadb libcurl libcrypto
@@ -11,23 +12,29 @@ CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	   -D_FORTIFY_SOURCE=2 -fstack-protector-strong -pthread \
 	   -Icommon -Ifcgi -Iworker $(PKG_CFLAGS)
+# Header dependencies come from the compiler (build/obj/**/*.d).
+DEPFLAGS = -MMD -MP
 LDLIBS	+= $(PKG_LIBS) -pthread
 
 ifeq ($(SANITIZE),1)
 BUILD	?= build-san
 CFLAGS	+= -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS	+= -fsanitize=address,undefined
+else ifeq ($(TSAN),1)
+BUILD	?= build-tsan
+CFLAGS	+= -O1 -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS	+= -fsanitize=thread
 else
 BUILD	?= build
 endif
 
 COMMON_SRC	= $(wildcard common/*.c)
-# fcgi/: api_*.c only in broadway-fcgi, sse_*.c only in broadway-sse,
-# admin_*.c only in broadway-admin; the rest (db, auth, ...) is shared.
-FCGI_LIB_SRC	= $(filter-out fcgi/api_% fcgi/sse_% fcgi/admin_%,$(wildcard fcgi/*.c))
-API_SRC		= $(wildcard fcgi/api_*.c)
-SSE_SRC		= $(wildcard fcgi/sse_*.c)
-ADMIN_SRC	= $(wildcard fcgi/admin_*.c)
+# fcgi/ holds the core the three programs share (db, auth, http, engine,
+# env); each program has its own folder.
+FCGI_LIB_SRC	= $(wildcard fcgi/*.c)
+API_SRC		= $(wildcard fcgi/api/*.c)
+SSE_SRC		= $(wildcard fcgi/sse/*.c)
+ADMIN_SRC	= $(wildcard fcgi/admin/*.c)
 WORKER_SRC	= $(wildcard worker/*.c)
 UNIT_SRC	= $(wildcard tests/unit/test_*.c)
 
@@ -46,9 +53,14 @@ BENCH_BINS = $(BUILD)/bench-floor $(BUILD)/bench-dispatch
 .PHONY: all deps test unit integration up down bench demo clean lint
 all: $(BINS) $(UNIT_BINS)
 
-$(BUILD)/obj/%.o: %.c $(wildcard common/*.h fcgi/*.h worker/*.h)
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+# Unit tests also see the private header of the program they test.
+$(BUILD)/obj/tests/unit/%.o: CFLAGS += -Itests/unit -Ifcgi/sse
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 $(BUILD)/broadway-fcgi: $(call obj,$(API_SRC) $(FCGI_LIB_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -63,10 +75,13 @@ $(BUILD)/bench-floor: $(call obj,tests/bench/floor_fcgi.c $(FCGI_LIB_SRC) $(COMM
 $(BUILD)/bench-dispatch: $(call obj,tests/bench/dispatch_bench.c $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# A unit test links everything except the programs' main files.
+# A unit test links the shared code and the worker without its main;
+# a test of one program's pure file names that object below.
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(FCGI_LIB_SRC) $(COMMON_SRC) $(filter-out worker/main.c,$(WORKER_SRC)))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_sse_wire: $(call obj,fcgi/sse/wire.c)
 
 deps:
 	@scripts/deps.sh
@@ -100,7 +115,8 @@ demo: deps
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-	    --inline-suppr -Icommon -Ifcgi common fcgi worker
+	    --inline-suppr -Icommon -Ifcgi -Ifcgi/api -Ifcgi/sse -Ifcgi/admin \
+	    common fcgi worker
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan

@@ -3,6 +3,7 @@
 
 #include "db.h"
 #include "engine.h"
+#include "env.h"
 #include "jsonx.h"
 #include "log.h"
 #include "states.h"

@@ -44,13 +44,4 @@ int	 engine_event(struct db *, uint64_t job_id, const char *course, int state);
 /* Its own transaction; at most once a second across all processes. */
 void	 engine_sweep(struct db *);
 
-/* env.c: env layering, computed afresh for each job. */
-json_t	*env_layer(const json_t *global, const json_t *stage_env,
-	    const json_t *run_env, const char *run_pid, const char *job_pid);
-/* The stages a worker receives for a job of `kind` under config. */
-json_t	*env_job_stages(const json_t *config, int kind, const json_t *run_env,
-	    const char *run_pid, const char *job_pid);
-/* The pipeline of a kind, or NULL if the config has none. */
-const json_t *env_pipeline(const json_t *config, int kind);
-
 #endif

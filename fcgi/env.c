@@ -1,6 +1,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "env.h"
 #include "states.h"
 
 static const char *const pipeline_keys[JOB_KIND__MAX] = {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "env.h"
 #include "harness.h"
 #include "states.h"
 

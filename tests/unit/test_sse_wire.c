@@ -2,25 +2,17 @@
  * Unit tests for the pure parts of broadway-sse: FastCGI framing, the
  * event text, queue positions and the missing-id bookkeeping.
  *
- * Unit tests link the shared code only (not fcgi/sse_*.c), so the file
- * under test is compiled in here.
+ * The test links fcgi/sse/wire.c, which has no I/O and no other
+ * dependency inside broadway-sse (see the Makefile's unit test rules).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "../../fcgi/sse_wire.c"
+#include <fastcgi.h>
 
-static int	 t_pass, t_fail;
-
-#define T_CHECK(cond) do {						\
-	if (cond)							\
-		t_pass++;						\
-	else {								\
-		t_fail++;						\
-		fprintf(stderr, "%s:%d: FAIL %s\n", __FILE__, __LINE__,	\
-		    #cond);						\
-	}								\
-} while (0)
+#include "harness.h"
+#include "sse.h"
+#include "states.h"
 
 static void
 test_record(void)
@@ -127,6 +119,5 @@ main(void)
 	test_events();
 	test_positions();
 	test_gaps();
-	printf("%d passed, %d failed\n", t_pass, t_fail);
-	return t_fail != 0;
+	return T_DONE();
 }

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "db.h"
 #include "engine.h"
+#include "env.h"
 #include "http.h"
 
 #define ROSTER_MAX		20000
@@ -26,10 +27,10 @@ struct call {
 
 typedef void (*handler_fn)(struct call *);
 
-/* api_router.c */
+/* router.c */
 void	 route_dispatch(struct db *, struct req *);
 
-/* Handlers: api_config.c, api_run.c, api_status.c, api_grader.c */
+/* Handlers: config.c, run.c, status.c, grader.c */
 void	 h_config_get(struct call *);
 void	 h_config_post(struct call *);
 void	 h_run_start(struct call *);
@@ -44,7 +45,7 @@ void	 h_grader_heartbeat(struct call *);
 void	 h_grader_claim(struct call *);
 void	 h_grader_result(struct call *);
 
-/* api_config.c: the stored config of an assignment, parsed.
+/* config.c: the stored config of an assignment, parsed.
  * 1 found, 0 not, -1 error. */
 int	 config_load(struct db *, const char *course, const char *assignment,
 	    json_t **out);

@@ -3,8 +3,8 @@
  * GET /api/v1/stream/{course}/{job} as server-sent events, and the
  * workers' nudge streams GET /api/v1/stream/grader/{worker_id}/work.
  *
- * Threads: `acceptors` acceptor threads (sse_accept.c) and one publisher
- * (sse_hub.c).  Signals are blocked in every thread and taken here with
+ * Threads: `acceptors` acceptor threads (accept.c) and one publisher
+ * (hub.c).  Signals are blocked in every thread and taken here with
  * sigwait: libfcgi only sets a flag on SIGTERM, which a threaded process
  * never looks at, so without this it would not stop.
  */

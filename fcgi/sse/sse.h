@@ -4,13 +4,13 @@
 /*
  * Private to broadway-sse, the server-sent events process.
  *
- * Acceptor threads (sse_accept.c) take FastCGI requests, answer errors
+ * Acceptor threads (accept.c) take FastCGI requests, answer errors
  * with the usual JSON envelope, send the event-stream headers and hand
  * the bare connection (fd + FastCGI request id) to the hub.  From then
- * on only the publisher thread (sse_hub.c) writes to it: it tails
+ * on only the publisher thread (hub.c) writes to it: it tails
  * job_event, sends state and position events, keep-alive comments, and
  * ends the stream after a terminal state; to workers' nudge streams it
- * sends `work` whenever jobs were queued.  sse_wire.c holds the pure
+ * sends `work` whenever jobs were queued.  wire.c holds the pure
  * parts (record framing, event text, gap tracking) the unit test uses.
  */
 
@@ -28,7 +28,7 @@ struct db;
  * and once on connect: anything may have been queued while it was away. */
 #define SSE_WORK_EVENT		"event: work\ndata: {}\n\n"
 
-/* Settings read once from the environment (sse_main.c). */
+/* Settings read once from the environment (main.c). */
 struct sse_conf {
 	int		 acceptors;	/* BROADWAY_SSE_ACCEPTORS, default 8 */
 	int		 poll_ms;	/* BROADWAY_SSE_POLL_MS, default 25 */
@@ -55,7 +55,7 @@ struct sse_stream {
 	char		 reqid[40];
 };
 
-/* sse_wire.c: FastCGI framing and event text, no I/O. */
+/* wire.c: FastCGI framing and event text, no I/O. */
 size_t		 sse_record(unsigned char *out, size_t size, int type,
 		    unsigned rid, const void *data, size_t len);
 size_t		 sse_record_end(unsigned char *out, size_t size, unsigned rid);
@@ -78,7 +78,7 @@ void		 sse_gaps_add(struct sse_gaps *, int64_t from, int64_t to,
 int		 sse_gaps_take(struct sse_gaps *, int64_t id);	/* 1 if it was one */
 void		 sse_gaps_expire(struct sse_gaps *, int64_t now, int64_t wait);
 
-/* sse_stream.c */
+/* stream.c */
 struct sse_stream *sse_stream_new(int fd, unsigned rid, int64_t job_id,
 		    int64_t resume_id, const char *reqid);
 int		 sse_stream_send(struct sse_stream *, const char *, size_t);
@@ -89,15 +89,15 @@ int		 sse_stream_sync(struct db *, struct sse_stream *, int state,
 /* End the response (if clean), close and free. */
 void		 sse_stream_end(struct sse_stream *, int clean);
 
-/* sse_hub.c */
+/* hub.c */
 int		 hub_init(void);
 void		 hub_submit(struct sse_stream *);
 void		*hub_main(void *);
-void		*sweep_main(void *);	/* sse_sweep.c */
+void		*sweep_main(void *);	/* sweep.c */
 void		 hub_stop(void);
 int		 hub_stopping(void);
 
-/* sse_accept.c */
+/* accept.c */
 void		*acceptor_main(void *);
 
 #endif
