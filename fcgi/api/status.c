@@ -226,7 +226,7 @@ h_job_log(struct call *c)
 {
 	struct db_res	*res;
 	const char	*out, *err;
-	int64_t		 job_id, state;
+	int64_t		 job_id = 0, state = 0;
 
 	if (find_or_answer(c, ST_JOB, "grading job", &job_id, &state) != 1)
 		return;
