@@ -24,6 +24,9 @@ else ifeq ($(TSAN),1)
 BUILD	?= build-tsan
 CFLAGS	+= -O1 -fsanitize=thread -fno-omit-frame-pointer
 LDFLAGS	+= -fsanitize=thread
+# A report ends the process with status 66 (a test sees it fail) and
+# stays in its log (run-integration.sh counts it).
+export TSAN_OPTIONS ?= halt_on_error=1 exitcode=66
 else
 BUILD	?= build
 endif
@@ -48,9 +51,10 @@ ifneq ($(WORKER_SRC),)
 BINS	+= $(BUILD)/broadway-worker
 endif
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+WORKER_UNIT_BINS = $(filter $(BUILD)/tests/test_worker_%,$(UNIT_BINS))
 BENCH_BINS = $(BUILD)/bench-floor $(BUILD)/bench-dispatch
 
-.PHONY: all deps test unit integration up down bench demo clean lint
+.PHONY: all deps test test-worker unit integration up down bench demo clean lint
 all: $(BINS) $(UNIT_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -97,6 +101,15 @@ integration: all
 test: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/test-all.sh $(UNIT_BINS)
+
+# The worker's tests alone: its unit tests, then the integration tests
+# whose name says "worker" (worker_e2e, worker_podman, the nudge tests
+# with a real worker, a few fake-worker API tests).  CI runs it with
+# TSAN=1.
+test-worker: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-unit.sh $(WORKER_UNIT_BINS)
+	@BUILD=$(BUILD) scripts/run-integration.sh worker
 
 up: deps
 	@$(MAKE) --no-print-directory all

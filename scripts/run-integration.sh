@@ -61,18 +61,19 @@ else
 	failed=$((failed + 1))
 fi
 
-# With SANITIZE=1 a sanitizer error in a server process may only show
-# in its log.  Leak reports are shown but not counted: processes killed
-# mid-request (kill-api, stop) leak by design.
-if grep -l -E 'ERROR: AddressSanitizer|runtime error:|ERROR: ThreadSanitizer' \
-    "$DIR"/logs/*.log >/dev/null 2>&1; then
+# With SANITIZE=1 (or TSAN=1) a sanitizer report in a server process or
+# a test's broadway-worker may only show in its log: the stack's logs and
+# the workers' (DIR/*/worker.log).  Leak reports are shown but not
+# counted: processes killed mid-request (kill-api, stop) leak by design.
+SAN_RE='ERROR: AddressSanitizer|runtime error:|ThreadSanitizer'
+logs=$(ls "$DIR"/logs/*.log "$DIR"/*/worker.log 2>/dev/null)
+if [ -n "$logs" ] && grep -l -E "$SAN_RE" $logs >/dev/null 2>&1; then
 	echo "FAIL integration: sanitizer errors in the stack's logs:"
-	grep -n -A 12 -E 'ERROR: AddressSanitizer|runtime error:|ERROR: ThreadSanitizer' \
-	    "$DIR"/logs/*.log | head -n 80
+	grep -n -A 12 -E "$SAN_RE" $logs | head -n 80
 	failed=$((failed + 1))
 fi
-if grep -l 'ERROR: LeakSanitizer' "$DIR"/logs/*.log >/dev/null 2>&1; then
-	echo "warning: LeakSanitizer reports in: $(grep -l 'ERROR: LeakSanitizer' "$DIR"/logs/*.log | tr '\n' ' ')"
+if [ -n "$logs" ] && grep -l 'ERROR: LeakSanitizer' $logs >/dev/null 2>&1; then
+	echo "warning: LeakSanitizer reports in: $(grep -l 'ERROR: LeakSanitizer' $logs | tr '\n' ' ')"
 fi
 
 if [ "$failed" -eq 0 ] && [ "${BROADWAY_KEEP:-0}" != 1 ]; then

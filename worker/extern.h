@@ -2,7 +2,7 @@
 #define BW_WORKER_EXTERN_H
 
 #include <limits.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -101,9 +101,8 @@ struct stage_ctx {
 	const char		*scratch;	/* mounted at /job */
 	const char		*dir;		/* podman's cwd: env file, oom */
 	struct capture		*out, *err;
+	const atomic_int	*abort;		/* nonzero: kill the stage now */
 };
-
-extern volatile sig_atomic_t	 worker_abort;	/* kill running stages */
 
 void	 argv_free(struct argv *);
 int	 argv_add(struct argv *, const char *);
@@ -117,7 +116,8 @@ int	 podman_remove(const struct wconf *, const char *name);
 int	 podman_cleanup_worker(const struct wconf *);
 
 /* job.c */
-json_t	*job_run(const struct wconf *, const json_t *job, int *aborted);
+json_t	*job_run(const struct wconf *, const json_t *job,
+	    const atomic_int *abort, int *aborted);
 int	 job_dirs_clean(const struct wconf *);
 int	 rm_tree(const char *);
 

@@ -73,7 +73,8 @@ stage_entry(size_t i, const char *image, const struct stage_result *r)
  * abort (nothing is reported then: the lease lapses and it is requeued).
  */
 json_t *
-job_run(const struct wconf *c, const json_t *job, int *aborted)
+job_run(const struct wconf *c, const json_t *job, const atomic_int *abort,
+    int *aborted)
 {
 	struct capture		 out, err;
 	struct stage_opts	 opts;
@@ -145,6 +146,7 @@ job_run(const struct wconf *c, const json_t *job, int *aborted)
 			x.dir = sdir;
 			x.out = &out;
 			x.err = &err;
+			x.abort = abort;
 			log_info("job=%s stage %zu: %s (timeout %g s)", job_id,
 			    i, opts.image, opts.timeout);
 			if (opts.networking && !c->allow_network)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,11 @@ struct worker {
 	size_t		 qlen;
 	int		 busy;		/* claimed, not yet answered */
 	json_t		*running;	/* their job ids, sent with each claim */
-	int		 draining;
+	/* Set by the main thread (with mu held, to pair with the broadcast),
+	 * read anywhere without it: a slot thread looks at `aborting`
+	 * between polls of a running stage. */
+	atomic_int	 draining;	/* 1st signal: claim no more */
+	atomic_int	 aborting;	/* 2nd signal: stop running stages */
 	int		 dispatcher_done;
 	int		 slots_left;	/* slot threads still running */
 	int		 stop_heartbeat;
@@ -54,8 +59,6 @@ struct worker {
 	int		 nudge_up;	/* the nudge stream is delivering */
 	int64_t		 jobs_done;
 };
-
-static struct worker	 W;
 
 static void
 usage(void)
@@ -68,13 +71,15 @@ usage(void)
 	exit(2);
 }
 
+/* 1 if aborting or, unless abort_only, draining. */
 static int
-stopping(int need_abort)
+stopping(struct worker *w, int abort_only)
 {
-	return need_abort ? worker_abort != 0 : (W.draining || worker_abort);
+	return atomic_load(&w->aborting) ||
+	    (!abort_only && atomic_load(&w->draining));
 }
 
-/* ms from now on W.cv's clock. */
+/* ms from now on the condition variable's clock. */
 static void
 deadline(struct timespec *ts, int64_t ms)
 {
@@ -89,16 +94,16 @@ deadline(struct timespec *ts, int64_t ms)
 
 /* Sleep ms, waking early when draining (or, if abort_only, aborting). */
 static void
-nap(int64_t ms, int abort_only)
+nap(struct worker *w, int64_t ms, int abort_only)
 {
 	struct timespec	 ts;
 
 	deadline(&ts, ms);
-	pthread_mutex_lock(&W.mu);
-	while (!stopping(abort_only) &&
-	    pthread_cond_timedwait(&W.cv, &W.mu, &ts) == 0)
+	pthread_mutex_lock(&w->mu);
+	while (!stopping(w, abort_only) &&
+	    pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0)
 		;
-	pthread_mutex_unlock(&W.mu);
+	pthread_mutex_unlock(&w->mu);
 }
 
 /*
@@ -106,18 +111,18 @@ nap(int64_t ms, int abort_only)
  * since the last claim was sent) or the worker drains.  1 if nudged.
  */
 static int
-nap_claim(int64_t ms)
+nap_claim(struct worker *w, int64_t ms)
 {
 	struct timespec	 ts;
 	int		 nudged;
 
 	deadline(&ts, ms);
-	pthread_mutex_lock(&W.mu);
-	while (!stopping(0) && !W.nudged &&
-	    pthread_cond_timedwait(&W.cv, &W.mu, &ts) == 0)
+	pthread_mutex_lock(&w->mu);
+	while (!stopping(w, 0) && !w->nudged &&
+	    pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0)
 		;
-	nudged = W.nudged;
-	pthread_mutex_unlock(&W.mu);
+	nudged = w->nudged;
+	pthread_mutex_unlock(&w->mu);
 	return nudged;
 }
 
@@ -158,7 +163,7 @@ degrade(const char *body, const char *why)
  * drain keep trying; only an abort gives up.
  */
 static void
-send_result(struct api *a, const char *path, const char *body, size_t len,
+send_result(struct worker *w, struct api *a, const char *path, const char *body, size_t len,
     const char *job_id)
 {
 	int64_t		 backoff = RETRY_MIN_MS;
@@ -196,10 +201,10 @@ send_result(struct api *a, const char *path, const char *body, size_t len,
 		if (tries++ % 10 == 0)
 			log_warnx("job=%s cannot send the result (%s): retrying",
 			    job_id, api_error(a));
-		if (worker_abort)
+		if (stopping(w, 1))
 			goto out;
-		nap(backoff, 1);
-		if (worker_abort) {
+		nap(w, backoff, 1);
+		if (stopping(w, 1)) {
 			log_warnx("job=%s result left in %s", job_id, path);
 			goto out;
 		}
@@ -209,28 +214,28 @@ out:
 	free(alt);
 }
 
-/* Called with W.mu held. */
+/* Called with w->mu held. */
 static void
-running_remove(const char *job_id)
+running_remove(struct worker *w, const char *job_id)
 {
 	json_t	*v;
 	size_t	 i;
 
 	if (job_id == NULL)
 		return;
-	json_array_foreach(W.running, i, v)
+	json_array_foreach(w->running, i, v)
 		if (strcmp(json_string_value(v), job_id) == 0) {
-			json_array_remove(W.running, i);
+			json_array_remove(w->running, i);
 			return;
 		}
 }
 
 /* The claim body: the jobs this worker runs, so the API can give back a
- * lease whose claim answer never arrived.  Called with W.mu held. */
+ * lease whose claim answer never arrived.  Called with w->mu held. */
 static char *
-claim_body(void)
+claim_body(struct worker *w)
 {
-	json_t	*b = json_pack("{s:O}", "running", W.running);
+	json_t	*b = json_pack("{s:O}", "running", w->running);
 	char	*s = b ? jsonx_dump(b) : NULL;
 
 	json_decref(b);
@@ -240,35 +245,35 @@ claim_body(void)
 static void *
 slot_main(void *arg)
 {
+	struct worker	*w = arg;
 	struct api	*a;
 	json_t		*job, *res;
 	char		*body, path[PATH_MAX];
 	const char	*job_id;
 	int		 aborted;
 
-	(void)arg;
-	log_set_request(W.conf.worker_id);
-	if ((a = api_open(&W.conf)) == NULL)
+	log_set_request(w->conf.worker_id);
+	if ((a = api_open(&w->conf)) == NULL)
 		fatalx("cannot set up libcurl");
 	for (;;) {
-		pthread_mutex_lock(&W.mu);
-		while (W.qlen == 0 && !(W.draining && W.dispatcher_done) &&
-		    !worker_abort)
-			pthread_cond_wait(&W.cv, &W.mu);
-		if (W.qlen == 0 || worker_abort) {
-			pthread_mutex_unlock(&W.mu);
+		pthread_mutex_lock(&w->mu);
+		while (w->qlen == 0 && !stopping(w, 1) &&
+		    !(atomic_load(&w->draining) && w->dispatcher_done))
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->qlen == 0 || stopping(w, 1)) {
+			pthread_mutex_unlock(&w->mu);
 			break;
 		}
-		job = W.queue[0];
-		memmove(&W.queue[0], &W.queue[1], --W.qlen * sizeof(W.queue[0]));
-		pthread_mutex_unlock(&W.mu);
+		job = w->queue[0];
+		memmove(&w->queue[0], &w->queue[1], --w->qlen * sizeof(w->queue[0]));
+		pthread_mutex_unlock(&w->mu);
 
 		job_id = json_string_value(json_object_get(job,
 		    "grading_job_id"));
 		log_info("job=%s attempt %lld started", job_id ? job_id : "?",
 		    (long long)json_integer_value(json_object_get(job,
 		    "attempt")));
-		res = job_run(&W.conf, job, &aborted);
+		res = job_run(&w->conf, job, &w->aborting, &aborted);
 		body = res ? jsonx_dump(res) : NULL;
 		if (aborted)
 			log_warnx("job=%s abandoned: the worker is shutting"
@@ -276,7 +281,7 @@ slot_main(void *arg)
 		else if (body == NULL)
 			log_warnx("job=%s cannot be run or reported (bad id or"
 			    " out of memory)", job_id ? job_id : "?");
-		else if (spool_write(&W.conf, job_id, json_integer_value(
+		else if (spool_write(&w->conf, job_id, json_integer_value(
 		    json_object_get(job, "attempt")), body, path,
 		    sizeof(path)) == -1)
 			log_warnx("job=%s could not spool the result; sending"
@@ -285,37 +290,37 @@ slot_main(void *arg)
 			log_info("job=%s finished: %s", job_id,
 			    json_is_true(json_object_get(res, "success")) ?
 			    "success" : "failure");
-			send_result(a, path, body, strlen(body), job_id);
+			send_result(w, a, path, body, strlen(body), job_id);
 		}
 		free(body);
 		json_decref(res);
-		pthread_mutex_lock(&W.mu);
-		running_remove(job_id);
-		W.busy--;
-		W.jobs_done++;
-		pthread_cond_broadcast(&W.cv);
-		pthread_mutex_unlock(&W.mu);
+		pthread_mutex_lock(&w->mu);
+		running_remove(w, job_id);
+		w->busy--;
+		w->jobs_done++;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
 		json_decref(job);
 	}
-	pthread_mutex_lock(&W.mu);
-	W.slots_left--;
-	pthread_cond_broadcast(&W.cv);
-	pthread_mutex_unlock(&W.mu);
+	pthread_mutex_lock(&w->mu);
+	w->slots_left--;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 	api_close(a);
 	return NULL;
 }
 
 static void
-reregister(struct api *a)
+reregister(struct worker *w, struct api *a)
 {
 	struct api_reg	 reg;
 
 	log_warnx("the API does not know this worker: registering again"
 	    " (its running jobs' leases are gone)");
 	if (api_register(a, &reg) == API_OK) {
-		pthread_mutex_lock(&W.mu);
-		W.reg = reg;
-		pthread_mutex_unlock(&W.mu);
+		pthread_mutex_lock(&w->mu);
+		w->reg = reg;
+		pthread_mutex_unlock(&w->mu);
 	} else
 		log_warnx("register failed: %s", api_error(a));
 }
@@ -323,33 +328,36 @@ reregister(struct api *a)
 static void *
 dispatcher_main(void *arg)
 {
+	struct worker	*w = arg;
 	struct api	*a;
 	json_t		*job;
 	char		*body;
-	int64_t		 poll_ms, poll_max, err_ms = RETRY_MIN_MS;
+	int64_t		 poll_ms = 0, poll_min, poll_max, err_ms = RETRY_MIN_MS;
 	enum api_rc	 rc;
 	int		 errors = 0;
 
-	(void)arg;
-	log_set_request(W.conf.worker_id);
-	if ((a = api_open(&W.conf)) == NULL)
+	log_set_request(w->conf.worker_id);
+	if ((a = api_open(&w->conf)) == NULL)
 		fatalx("cannot set up libcurl");
-	poll_ms = W.reg.poll_min_ms;
 	for (;;) {
-		pthread_mutex_lock(&W.mu);
-		while (W.busy >= W.conf.slots && !W.draining && !worker_abort)
-			pthread_cond_wait(&W.cv, &W.mu);
-		body = claim_body();
+		pthread_mutex_lock(&w->mu);
+		while (w->busy >= w->conf.slots && !stopping(w, 0))
+			pthread_cond_wait(&w->cv, &w->mu);
+		body = claim_body(w);
 		/* A nudge from now on is news to this claim. */
-		W.nudged = 0;
-		poll_max = W.reg.poll_max_ms;
-		if (W.nudge_up && poll_max < NUDGE_POLL_MAX_MS)
+		w->nudged = 0;
+		/* reg changes when the heartbeat thread registers again. */
+		poll_min = w->reg.poll_min_ms;
+		poll_max = w->reg.poll_max_ms;
+		if (w->nudge_up && poll_max < NUDGE_POLL_MAX_MS)
 			poll_max = NUDGE_POLL_MAX_MS;
-		pthread_mutex_unlock(&W.mu);
-		if (stopping(0)) {
+		pthread_mutex_unlock(&w->mu);
+		if (stopping(w, 0)) {
 			free(body);
 			break;
 		}
+		if (poll_ms < poll_min)
+			poll_ms = poll_min;
 		rc = api_claim(a, body ? body : "{}", &job);
 		free(body);
 		if (rc == API_OK) {
@@ -357,17 +365,17 @@ dispatcher_main(void *arg)
 			    "grading_job_id"))) {
 				log_warnx("claim answered without a job id");
 				json_decref(job);
-				nap(err_ms, 0);
+				nap(w, err_ms, 0);
 				continue;
 			}
-			pthread_mutex_lock(&W.mu);
-			W.queue[W.qlen++] = job;	/* busy < slots: room */
-			json_array_append(W.running, json_object_get(job,
+			pthread_mutex_lock(&w->mu);
+			w->queue[w->qlen++] = job;	/* busy < slots: room */
+			json_array_append(w->running, json_object_get(job,
 			    "grading_job_id"));
-			W.busy++;
-			pthread_cond_broadcast(&W.cv);
-			pthread_mutex_unlock(&W.mu);
-			poll_ms = W.reg.poll_min_ms;
+			w->busy++;
+			pthread_cond_broadcast(&w->cv);
+			pthread_mutex_unlock(&w->mu);
+			poll_ms = 0;	/* back to poll_min */
 			err_ms = RETRY_MIN_MS;
 			errors = 0;
 			continue;
@@ -375,7 +383,7 @@ dispatcher_main(void *arg)
 		if (rc == API_NONE) {
 			/* Woken by a nudge: claim now, same backoff (all
 			 * idle workers were told; one of them gets it). */
-			if (!nap_claim(poll_ms))
+			if (!nap_claim(w, poll_ms))
 				poll_ms = poll_ms * 2 > poll_max ? poll_max :
 				    poll_ms * 2;
 			if (poll_ms > poll_max)
@@ -385,16 +393,16 @@ dispatcher_main(void *arg)
 			continue;
 		}
 		if (rc == API_UNKNOWN_WORKER)
-			reregister(a);
+			reregister(w, a);
 		else if (errors++ % 10 == 0)
 			log_warnx("claim failed: %s", api_error(a));
-		nap(err_ms, 0);
+		nap(w, err_ms, 0);
 		err_ms = err_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : err_ms * 2;
 	}
-	pthread_mutex_lock(&W.mu);
-	W.dispatcher_done = 1;
-	pthread_cond_broadcast(&W.cv);
-	pthread_mutex_unlock(&W.mu);
+	pthread_mutex_lock(&w->mu);
+	w->dispatcher_done = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 	api_close(a);
 	return NULL;
 }
@@ -402,26 +410,27 @@ dispatcher_main(void *arg)
 static void
 nudge_work(void *arg)
 {
-	(void)arg;
-	pthread_mutex_lock(&W.mu);
-	if (!W.nudge_up) {
-		W.nudge_up = 1;
+	struct worker	*w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	if (!w->nudge_up) {
+		w->nudge_up = 1;
 		log_info("nudge stream up: queued jobs wake the dispatcher");
 	}
-	W.nudged = 1;
-	pthread_cond_broadcast(&W.cv);
-	pthread_mutex_unlock(&W.mu);
+	w->nudged = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 }
 
 static int
 nudge_stop(void *arg)
 {
-	int	 v;
+	struct worker	*w = arg;
+	int		 v;
 
-	(void)arg;
-	pthread_mutex_lock(&W.mu);
-	v = W.draining || worker_abort || W.stop_heartbeat;
-	pthread_mutex_unlock(&W.mu);
+	pthread_mutex_lock(&w->mu);
+	v = stopping(w, 0) || w->stop_heartbeat;
+	pthread_mutex_unlock(&w->mu);
 	return v;
 }
 
@@ -433,23 +442,23 @@ nudge_stop(void *arg)
 static void *
 nudge_main(void *arg)
 {
-	struct nudge_cb	 cb = { nudge_work, nudge_stop, NULL };
+	struct worker	*w = arg;
+	struct nudge_cb	 cb = { nudge_work, nudge_stop, w };
 	char		 err[256];
 	int64_t		 backoff = RETRY_MIN_MS;
 	int		 up, fails = 0;
 
-	(void)arg;
-	log_set_request(W.conf.worker_id);
-	while (!nudge_stop(NULL)) {
-		up = nudge_stream(&W.conf, &cb, err, sizeof(err));
-		pthread_mutex_lock(&W.mu);
-		if (W.nudge_up) {
-			W.nudge_up = 0;
-			W.nudged = 1;
-			pthread_cond_broadcast(&W.cv);
+	log_set_request(w->conf.worker_id);
+	while (!nudge_stop(w)) {
+		up = nudge_stream(&w->conf, &cb, err, sizeof(err));
+		pthread_mutex_lock(&w->mu);
+		if (w->nudge_up) {
+			w->nudge_up = 0;
+			w->nudged = 1;
+			pthread_cond_broadcast(&w->cv);
 		}
-		pthread_mutex_unlock(&W.mu);
-		if (nudge_stop(NULL))
+		pthread_mutex_unlock(&w->mu);
+		if (nudge_stop(w))
 			break;
 		if (up) {
 			log_warnx("nudge stream lost (%s): polling until it is"
@@ -459,7 +468,7 @@ nudge_main(void *arg)
 		} else if (fails++ % 10 == 0)
 			log_warnx("nudge stream unavailable (%s): polling",
 			    err);
-		nap(backoff, 0);
+		nap(w, backoff, 0);
 		backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
 	}
 	return NULL;
@@ -468,32 +477,32 @@ nudge_main(void *arg)
 static void *
 heartbeat_main(void *arg)
 {
+	struct worker	*w = arg;
 	struct timespec	 ts;
 	struct api	*a;
 	enum api_rc	 rc;
 	int64_t		 ms;
 	int		 errors = 0;
 
-	(void)arg;
-	log_set_request(W.conf.worker_id);
-	if ((a = api_open(&W.conf)) == NULL)
+	log_set_request(w->conf.worker_id);
+	if ((a = api_open(&w->conf)) == NULL)
 		fatalx("cannot set up libcurl");
 	for (;;) {
-		pthread_mutex_lock(&W.mu);
-		ms = W.reg.heartbeat * 1000;
+		pthread_mutex_lock(&w->mu);
+		ms = w->reg.heartbeat * 1000;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_sec += ms / 1000;
-		while (!W.stop_heartbeat && !worker_abort &&
-		    pthread_cond_timedwait(&W.cv, &W.mu, &ts) == 0)
+		while (!w->stop_heartbeat && !stopping(w, 1) &&
+		    pthread_cond_timedwait(&w->cv, &w->mu, &ts) == 0)
 			;
-		if (W.stop_heartbeat || worker_abort) {
-			pthread_mutex_unlock(&W.mu);
+		if (w->stop_heartbeat || stopping(w, 1)) {
+			pthread_mutex_unlock(&w->mu);
 			break;
 		}
-		pthread_mutex_unlock(&W.mu);
+		pthread_mutex_unlock(&w->mu);
 		rc = api_heartbeat(a);
 		if (rc == API_UNKNOWN_WORKER)
-			reregister(a);
+			reregister(w, a);
 		else if (rc != API_OK) {
 			if (errors++ % 10 == 0)
 				log_warnx("heartbeat failed: %s", api_error(a));
@@ -525,7 +534,7 @@ signal_wait(const sigset_t *set, int64_t ms, int *sig)
 }
 
 static void
-flush_spool(const sigset_t *set)
+flush_spool(struct worker *w, const sigset_t *set)
 {
 	struct api	*a;
 	char		**paths = NULL, *body;
@@ -534,10 +543,10 @@ flush_spool(const sigset_t *set)
 	enum api_rc	  rc;
 	int		  sig;
 
-	if (spool_list(&W.conf, &paths, &n) == -1 || n == 0)
+	if (spool_list(&w->conf, &paths, &n) == -1 || n == 0)
 		goto out;
 	log_info("sending %zu spooled result(s) before registering", n);
-	if ((a = api_open(&W.conf)) == NULL)
+	if ((a = api_open(&w->conf)) == NULL)
 		fatalx("cannot set up libcurl");
 	for (i = 0; i < n; i++) {
 		if ((body = spool_read(paths[i], &len)) == NULL) {
@@ -579,16 +588,16 @@ out:
 }
 
 static void
-register_first(const sigset_t *set)
+register_first(struct worker *w, const sigset_t *set)
 {
 	struct api	*a;
 	int64_t		 backoff = RETRY_MIN_MS;
 	int		 sig;
 	enum api_rc	 rc;
 
-	if ((a = api_open(&W.conf)) == NULL)
+	if ((a = api_open(&w->conf)) == NULL)
 		fatalx("cannot set up libcurl");
-	while ((rc = api_register(a, &W.reg)) != API_OK) {
+	while ((rc = api_register(a, &w->reg)) != API_OK) {
 		log_warnx("register failed: %s", api_error(a));
 		if (rc == API_BAD)
 			fatalx("the API refuses this worker's registration");
@@ -599,19 +608,19 @@ register_first(const sigset_t *set)
 		backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
 	}
 	log_info("registered as %s (%s, %d slots); heartbeat %lld s, poll"
-	    " %lld..%lld ms", W.conf.worker_id, W.conf.hostname, W.conf.slots,
-	    (long long)W.reg.heartbeat, (long long)W.reg.poll_min_ms,
-	    (long long)W.reg.poll_max_ms);
+	    " %lld..%lld ms", w->conf.worker_id, w->conf.hostname, w->conf.slots,
+	    (long long)w->reg.heartbeat, (long long)w->reg.poll_min_ms,
+	    (long long)w->reg.poll_max_ms);
 	api_close(a);
 }
 
 static int
-lock_work_dir(void)
+lock_work_dir(const struct wconf *c)
 {
 	char	 path[PATH_MAX];
 	int	 fd;
 
-	if (snprintf(path, sizeof(path), "%s/lock", W.conf.work_dir) >=
+	if (snprintf(path, sizeof(path), "%s/lock", c->work_dir) >=
 	    (int)sizeof(path))
 		return -1;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
@@ -620,7 +629,7 @@ lock_work_dir(void)
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
 		log_warnx("%s is in use by another broadway-worker: each worker"
-		    " needs its own work_dir", W.conf.work_dir);
+		    " needs its own work_dir", c->work_dir);
 		close(fd);
 		return -1;
 	}
@@ -628,11 +637,11 @@ lock_work_dir(void)
 }
 
 static int
-job_dirs_init(void)
+job_dirs_init(const struct wconf *c)
 {
 	char	 path[PATH_MAX];
 
-	if (snprintf(path, sizeof(path), "%s/jobs", W.conf.work_dir) >=
+	if (snprintf(path, sizeof(path), "%s/jobs", c->work_dir) >=
 	    (int)sizeof(path) || (mkdir(path, 0700) == -1 && errno != EEXIST))
 		return -1;
 	return 0;
@@ -640,8 +649,9 @@ job_dirs_init(void)
 
 /* -R: run one job file here, print the result; no API involved. */
 static int
-run_local(const char *file)
+run_local(struct wconf *c, const char *file)
 {
+	static atomic_int never;	/* a signal just ends the process */
 	json_t		*job, *res;
 	char		 err[200], *s;
 	size_t		 len;
@@ -659,9 +669,9 @@ run_local(const char *file)
 		json_object_set_new(job, "grading_job_id", json_string("local"));
 	if (json_object_get(job, "attempt") == NULL)
 		json_object_set_new(job, "attempt", json_integer(1));
-	if (spool_init(&W.conf) == -1 || job_dirs_init() == -1)
+	if (spool_init(c) == -1 || job_dirs_init(c) == -1)
 		return 1;
-	res = job_run(&W.conf, job, &aborted);
+	res = job_run(c, job, &never, &aborted);
 	json_decref(job);
 	if (res == NULL || (s = json_dumps(res, JSON_INDENT(1) |
 	    JSON_SORT_KEYS)) == NULL) {
@@ -683,6 +693,9 @@ main(int argc, char *argv[])
 		{ 'C', "containers_conf" }, { 'S', "storage_conf" },
 		{ 'w', "work_dir" }, { 'l', "log_cap" }, { 0, NULL }
 	};
+	/* Static: the threads use it until exit, also after an abort. */
+	static struct worker W;
+	struct worker	*w = &W;
 	struct { const char *key; char *val; } flags[64];
 	pthread_t	 hb, disp, nudge, slot[WORKER_SLOTS_MAX];
 	pthread_condattr_t ca;
@@ -693,13 +706,13 @@ main(int argc, char *argv[])
 	int		 ch, sig, j;
 
 	log_init("broadway-worker");
-	conf_defaults(&W.conf);
+	conf_defaults(&w->conf);
 	while ((ch = getopt(argc, argv, "dnPf:u:c:t:i:s:p:C:S:w:l:o:R:")) != -1) {
 		if (nflags >= sizeof(flags) / sizeof(flags[0]))
 			usage();
 		switch (ch) {
 		case 'd':
-			W.conf.foreground = 1;
+			w->conf.foreground = 1;
 			continue;
 		case 'n':
 			flags[nflags].key = "allow_network";
@@ -735,23 +748,23 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	if (conffile != NULL && conf_load(&W.conf, conffile, err,
+	if (conffile != NULL && conf_load(&w->conf, conffile, err,
 	    sizeof(err)) == -1)
 		fatalx("%s", err);
 	for (i = 0; i < nflags; i++)
-		if (conf_set(&W.conf, flags[i].key, flags[i].val, err,
+		if (conf_set(&w->conf, flags[i].key, flags[i].val, err,
 		    sizeof(err)) == -1)
 			fatalx("%s", err);
-	if (local != NULL && W.conf.worker_id[0] == '\0')
-		copy_str(W.conf.worker_id, sizeof(W.conf.worker_id), "local");
-	if (conf_finish(&W.conf, local == NULL, err, sizeof(err)) == -1)
+	if (local != NULL && w->conf.worker_id[0] == '\0')
+		copy_str(w->conf.worker_id, sizeof(w->conf.worker_id), "local");
+	if (conf_finish(&w->conf, local == NULL, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	log_set_request(W.conf.worker_id);
+	log_set_request(w->conf.worker_id);
 	signal(SIGPIPE, SIG_IGN);
 	if (local != NULL)
-		return run_local(local);
+		return run_local(&w->conf, local);
 
-	if (!W.conf.foreground && daemon(1, 1) == -1)
+	if (!w->conf.foreground && daemon(1, 1) == -1)
 		fatal("daemon");
 	/* Threads inherit the mask: only sigwait here sees these. */
 	sigemptyset(&set);
@@ -760,83 +773,88 @@ main(int argc, char *argv[])
 	sigaddset(&set, SIGHUP);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		fatalx("pthread_sigmask");
-	if (spool_init(&W.conf) == -1 || lock_work_dir() == -1)
+	if (spool_init(&w->conf) == -1 || lock_work_dir(&w->conf) == -1)
 		exit(1);
 	if (api_global_init() == -1)
 		fatalx("curl_global_init failed");
 	if (pthread_condattr_init(&ca) != 0 ||
 	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_cond_init(&W.cv, &ca) != 0 ||
-	    pthread_mutex_init(&W.mu, NULL) != 0)
+	    pthread_cond_init(&w->cv, &ca) != 0 ||
+	    pthread_mutex_init(&w->mu, NULL) != 0)
 		fatalx("pthread init");
-	if ((W.running = json_array()) == NULL)
+	if ((w->running = json_array()) == NULL)
 		fatalx("out of memory");
 
 	log_info("starting: api %s, %d slots, work_dir %s, network %s,"
-	    " privileged %s", W.conf.api_url, W.conf.slots, W.conf.work_dir,
-	    W.conf.allow_network ? W.conf.network_mode : "never",
-	    W.conf.allow_privileged ? "allowed" : "refused");
-	if ((j = podman_cleanup_worker(&W.conf)) > 0)
+	    " privileged %s", w->conf.api_url, w->conf.slots, w->conf.work_dir,
+	    w->conf.allow_network ? w->conf.network_mode : "never",
+	    w->conf.allow_privileged ? "allowed" : "refused");
+	if ((j = podman_cleanup_worker(&w->conf)) > 0)
 		log_info("removed %d leftover container(s)", j);
-	if (job_dirs_clean(&W.conf) == -1)
-		fatalx("cannot clean %s/jobs", W.conf.work_dir);
-	flush_spool(&set);
-	register_first(&set);
+	if (job_dirs_clean(&w->conf) == -1)
+		fatalx("cannot clean %s/jobs", w->conf.work_dir);
+	flush_spool(w, &set);
+	register_first(w, &set);
 
-	W.slots_left = W.conf.slots;
-	if (pthread_create(&hb, NULL, heartbeat_main, NULL) != 0 ||
-	    pthread_create(&disp, NULL, dispatcher_main, NULL) != 0 ||
-	    (W.conf.nudge && pthread_create(&nudge, NULL, nudge_main,
-	    NULL) != 0))
+	w->slots_left = w->conf.slots;
+	if (pthread_create(&hb, NULL, heartbeat_main, w) != 0 ||
+	    pthread_create(&disp, NULL, dispatcher_main, w) != 0 ||
+	    (w->conf.nudge && pthread_create(&nudge, NULL, nudge_main,
+	    w) != 0))
 		fatalx("pthread_create");
-	for (j = 0; j < W.conf.slots; j++)
-		if (pthread_create(&slot[j], NULL, slot_main, NULL) != 0)
+	for (j = 0; j < w->conf.slots; j++)
+		if (pthread_create(&slot[j], NULL, slot_main, w) != 0)
 			fatalx("pthread_create");
 
 	for (;;) {
-		pthread_mutex_lock(&W.mu);
-		j = W.slots_left == 0 && W.dispatcher_done;
-		pthread_mutex_unlock(&W.mu);
+		pthread_mutex_lock(&w->mu);
+		j = w->slots_left == 0 && w->dispatcher_done;
+		pthread_mutex_unlock(&w->mu);
 		if (j)
 			break;
 		if (!signal_wait(&set, 250, &sig))
 			continue;
 		if (sig == SIGHUP)
 			continue;
-		pthread_mutex_lock(&W.mu);
-		if (!W.draining) {
-			W.draining = 1;
+		pthread_mutex_lock(&w->mu);
+		if (!atomic_load(&w->draining)) {
+			atomic_store(&w->draining, 1);
 			log_info("signal %d: draining (%d job(s) running; send"
-			    " it again to stop them now)", sig, W.busy);
-		} else if (!worker_abort) {
-			worker_abort = 1;
+			    " it again to stop them now)", sig, w->busy);
+		} else if (!atomic_load(&w->aborting)) {
+			atomic_store(&w->aborting, 1);
 			log_info("signal %d: stopping running jobs now", sig);
 		}
-		pthread_cond_broadcast(&W.cv);
-		pthread_mutex_unlock(&W.mu);
-		if (worker_abort)
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		if (atomic_load(&w->aborting))
 			break;
 	}
-	if (worker_abort) {
-		/* The slot threads remove their containers; wait for them. */
-		for (j = 0; j < W.conf.slots; j++)
+	if (atomic_load(&w->aborting)) {
+		/* The slot threads remove their containers; wait for them.
+		 * The others may be inside a request: not waited for. */
+		for (j = 0; j < w->conf.slots; j++)
 			pthread_join(slot[j], NULL);
-		(void)job_dirs_clean(&W.conf);
+		pthread_detach(hb);
+		pthread_detach(disp);
+		if (w->conf.nudge)
+			pthread_detach(nudge);
+		(void)job_dirs_clean(&w->conf);
 		log_info("stopped; unanswered results stay in %s/spool",
-		    W.conf.work_dir);
+		    w->conf.work_dir);
 		exit(1);
 	}
-	pthread_mutex_lock(&W.mu);
-	W.stop_heartbeat = 1;
-	pthread_cond_broadcast(&W.cv);
-	pthread_mutex_unlock(&W.mu);
+	pthread_mutex_lock(&w->mu);
+	w->stop_heartbeat = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 	pthread_join(hb, NULL);
 	pthread_join(disp, NULL);
-	if (W.conf.nudge)
+	if (w->conf.nudge)
 		pthread_join(nudge, NULL);
-	for (j = 0; j < W.conf.slots; j++)
+	for (j = 0; j < w->conf.slots; j++)
 		pthread_join(slot[j], NULL);
-	log_info("drained: %lld job(s) done; exiting", (long long)W.jobs_done);
+	log_info("drained: %lld job(s) done; exiting", (long long)w->jobs_done);
 	api_global_cleanup();
 	return 0;
 }

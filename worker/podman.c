@@ -31,14 +31,12 @@
  * own directory and looks for it.
  */
 
-volatile sig_atomic_t	 worker_abort;
-
 #define READ_CHUNK	65536
 #define ERRTAIL		1024
 #define KILL_GRACE_MS	3000	/* after `rm -f`, before SIGKILL of podman */
 #define DRAIN_MS	2000	/* reading after podman exited */
 #define RM_TIMEOUT_MS	60000
-#define TICK_MS		250	/* how often worker_abort is looked at */
+#define TICK_MS		250	/* how often the abort flag is looked at */
 #define BACKSTOP_S	10	/* conmon's own --timeout, past ours */
 
 void
@@ -572,7 +570,7 @@ podman_run_stage(const struct stage_ctx *x, struct stage_result *r)
 	for (;;) {
 		now = mono_ms();
 		if (!exited && !r->timed_out && !r->aborted &&
-		    (now >= deadline || worker_abort)) {
+		    (now >= deadline || atomic_load(x->abort))) {
 			if (now >= deadline)
 				r->timed_out = 1;
 			else

@@ -258,6 +258,40 @@ def t_sigterm_drains(env):
     assert wl.containers(env, "broadway.worker=" + w.id) == []
 
 
+def t_second_sigterm_aborts(env):
+    """The second SIGTERM stops a running stage at once (a flag the main
+    thread sets and the slot thread reads: TSAN=1 watches this path);
+    the same worker started again gets the job back and finishes it."""
+    lib.drain()
+    c, rid = course_run([stage("sleep 6; echo second")], [{"X": "1"}])
+    w = Worker(env, lib.unique("wk")).start()
+    try:
+        jid = started_job(c, rid)
+        w.wait_log("stage 0:", timeout=30)
+        w.signal(signal.SIGTERM)
+        w.wait_log("draining", timeout=10)
+        t0 = time.time()
+        w.signal(signal.SIGTERM)
+        rc = w.p.wait(30)
+        dt = time.time() - t0
+        assert rc == 1, (rc, w.logtext()[-2000:])
+        assert dt < 5, dt
+        assert "abandoned" in w.logtext(), w.logtext()[-2000:]
+        assert wl.containers(env, "broadway.worker=" + w.id) == []
+        assert os.listdir(os.path.join(w.wd, "jobs")) == []
+        with Worker(env, w.id, wd=w.wd) as w2:
+            st = wait_run(c, rid, timeout=60)
+            assert w2.stop() == 0
+        assert only_job(st)[1] == "SUCCEEDED", st
+        _, attempt, wid, _ = job_results(jid)
+        assert wid == w.id and attempt == 2, (wid, attempt)
+    finally:
+        if w.p.poll() is None:
+            w.kill9()
+        for cid in wl.containers(env, "broadway.worker=" + w.id):
+            wl.podman(env, "rm", "-f", "-t", "0", cid, check=False)
+
+
 def t_two_workers_twenty_students(env):
     lib.drain()
     c, rid = course_run(

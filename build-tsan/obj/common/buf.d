@@ -1,0 +1,2 @@
+build-tsan/obj/common/buf.o: common/buf.c common/buf.h
+common/buf.h:

@@ -1,0 +1,4 @@
+build-tsan/obj/common/stage.o: common/stage.c common/jsonx.h \
+ common/stage.h
+common/jsonx.h:
+common/stage.h:

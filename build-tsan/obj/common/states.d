@@ -1,0 +1,2 @@
+build-tsan/obj/common/states.o: common/states.c common/states.h
+common/states.h:

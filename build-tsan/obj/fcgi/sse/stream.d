@@ -1,0 +1,16 @@
+build-tsan/obj/fcgi/sse/stream.o: fcgi/sse/stream.c fcgi/db.h \
+ /usr/include/mariadb/mysql.h /usr/include/mariadb/mariadb_com.h \
+ /usr/include/mariadb/mariadb_version.h /usr/include/mariadb/ma_list.h \
+ /usr/include/mariadb/mariadb_ctype.h /usr/include/mariadb/mariadb_stmt.h \
+ common/log.h fcgi/sse/sse.h common/util.h common/states.h
+fcgi/db.h:
+/usr/include/mariadb/mysql.h:
+/usr/include/mariadb/mariadb_com.h:
+/usr/include/mariadb/mariadb_version.h:
+/usr/include/mariadb/ma_list.h:
+/usr/include/mariadb/mariadb_ctype.h:
+/usr/include/mariadb/mariadb_stmt.h:
+common/log.h:
+fcgi/sse/sse.h:
+common/util.h:
+common/states.h:

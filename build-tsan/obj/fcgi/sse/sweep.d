@@ -1,0 +1,16 @@
+build-tsan/obj/fcgi/sse/sweep.o: fcgi/sse/sweep.c \
+ /usr/include/mariadb/mysql.h /usr/include/mariadb/mariadb_com.h \
+ /usr/include/mariadb/mariadb_version.h /usr/include/mariadb/ma_list.h \
+ /usr/include/mariadb/mariadb_ctype.h /usr/include/mariadb/mariadb_stmt.h \
+ fcgi/db.h fcgi/engine.h common/log.h fcgi/sse/sse.h common/util.h
+/usr/include/mariadb/mysql.h:
+/usr/include/mariadb/mariadb_com.h:
+/usr/include/mariadb/mariadb_version.h:
+/usr/include/mariadb/ma_list.h:
+/usr/include/mariadb/mariadb_ctype.h:
+/usr/include/mariadb/mariadb_stmt.h:
+fcgi/db.h:
+fcgi/engine.h:
+common/log.h:
+fcgi/sse/sse.h:
+common/util.h:
