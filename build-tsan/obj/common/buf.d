@@ -1,2 +1,0 @@
-build-tsan/obj/common/buf.o: common/buf.c common/buf.h
-common/buf.h:

@@ -1,2 +1,0 @@
-build-tsan/obj/common/jsonx.o: common/jsonx.c common/jsonx.h
-common/jsonx.h:

@@ -1,4 +1,0 @@
-build-tsan/obj/common/stage.o: common/stage.c common/jsonx.h \
- common/stage.h
-common/jsonx.h:
-common/stage.h:

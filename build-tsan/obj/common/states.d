@@ -1,2 +1,0 @@
-build-tsan/obj/common/states.o: common/states.c common/states.h
-common/states.h:
