@@ -2,11 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "jsonx.h"
-
-#define ENV_MAX_NAMES	1024
-#define ENV_NAME_MAX	256
-#define ENV_VALUE_MAX	(64 * 1024)
 
 json_t *
 jsonx_parse_object(const char *data, size_t len, char *err, size_t errlen)

@@ -1,6 +1,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "envname.h"
+#include "image_ref.h"
+#include "jobsize.h"
 #include "jsonx.h"
 #include "stage.h"
 
@@ -11,6 +14,12 @@
 static const char *const stage_keys[] = {
 	"image", "env", "entrypoint", "networking", "privileged", "hostname",
 	"timeout", "memory", "cpuset_cpus", "logs", NULL
+};
+
+/* In the order a run's jobs use them. */
+static const char *const pipeline_keys[] = {
+	"pre_processing_pipeline", "student_pipeline",
+	"post_processing_pipeline"
 };
 
 static const char *const config_keys[] = {
@@ -168,6 +177,52 @@ pipeline_valid(const json_t *p, const char *where, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * What the worker must be able to carry, beyond the schema: images podman
+ * reads as registry or local names, env names that reach the container
+ * intact, and every job within the worker's bounds even with an empty
+ * run env (a run adds its own and is checked again when it starts).
+ */
+static int
+config_carriable(const json_t *c, char *err, size_t errlen)
+{
+	struct job_shape	 sh;
+	const json_t		*pipe, *st;
+	size_t			 k, i;
+	char			 where[96], why[192];
+	int			 rc;
+
+	if (env_names_valid(json_object_get(c, "env"), "env", err, errlen) == -1)
+		return -1;
+	for (k = 0; k < sizeof(pipeline_keys) / sizeof(pipeline_keys[0]); k++) {
+		pipe = json_object_get(c, pipeline_keys[k]);
+		json_array_foreach(pipe, i, st) {
+			snprintf(where, sizeof(where), "%s[%zu]",
+			    pipeline_keys[k], i);
+			if (image_ref_valid(json_string_value(json_object_get(st,
+			    "image")), why, sizeof(why)) == -1) {
+				snprintf(err, errlen, "%s: \"image\" %s", where,
+				    why);
+				return -1;
+			}
+			snprintf(where, sizeof(where), "%s[%zu].env",
+			    pipeline_keys[k], i);
+			if (env_names_valid(json_object_get(st, "env"), where,
+			    err, errlen) == -1)
+				return -1;
+		}
+		if ((rc = job_shape_init(&sh, c, pipeline_keys[k])) == -1) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		rc = job_shape_check(&sh, NULL, "the configuration", err, errlen);
+		job_shape_free(&sh);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
 int
 config_valid(const json_t *c, char *err, size_t errlen)
 {
@@ -201,7 +256,7 @@ config_valid(const json_t *c, char *err, size_t errlen)
 	if (v != NULL && !json_is_null(v) &&
 	    jsonx_env_valid(v, "env", err, errlen) == -1)
 		return -1;
-	return 0;
+	return config_carriable(c, err, errlen);
 }
 
 int

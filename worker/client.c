@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 
+#include "bounds.h"
 #include "extern.h"
 #include "jsonx.h"
 #include "log.h"
@@ -15,7 +16,8 @@
  * every setopt checked.
  */
 
-#define RESPONSE_MAX	(4 * 1024 * 1024)
+/* The API sizes what it accepts to fit this (common/bounds.h). */
+#define RESPONSE_MAX	CLAIM_ANSWER_MAX
 
 struct api {
 	const struct wconf	*conf;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "jobsize.h"
 #include "jsonx.h"
 #include "log.h"
 #include "states.h"
@@ -121,6 +122,12 @@ h_run_start(struct call *c)
 	}
 	if (run_body_valid(&rs, body, err, sizeof(err)) == -1) {
 		http_send_fail(c->r, 400, "%s", err);
+		goto out;
+	}
+	/* Names, the stored config and every job's size as the worker gets it. */
+	if ((rc = run_envs_valid(rs.config, rs.students, rs.pre_env,
+	    rs.post_env, err, sizeof(err))) != 0) {
+		http_send_fail(c->r, rc == -1 ? 400 : 500, "%s", err);
 		goto out;
 	}
 	rs.config_text = jsonx_dump(rs.config);
