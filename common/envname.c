@@ -4,7 +4,7 @@
 #include "bounds.h"
 #include "envname.h"
 
-#define QUOTE_MAX	64
+#define QUOTE_MAX	32	/* bytes of a name shown; ENV_QUOTE_SIZE agrees */
 
 static int
 ident_char(char ch, int first)
@@ -29,27 +29,32 @@ env_name_valid(const char *name, size_t len)
 void
 env_name_quote(const char *name, size_t len, char *out, size_t outlen)
 {
-	size_t		 i, o = 0;
-	unsigned char	 ch;
-	int		 w;
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 i, o = 0;
+	unsigned char		 ch;
 
 	if (outlen == 0)
 		return;
-	out[0] = '\0';
 	for (i = 0; i < len && i < QUOTE_MAX; i++) {
 		ch = (unsigned char)name[i];
-		if (ch >= ' ' && ch <= '~' && ch != '"' && ch != '\\')
-			w = snprintf(out + o, outlen - o, "%c", ch);
-		else
-			w = snprintf(out + o, outlen - o, "\\x%02x", ch);
-		if (w < 0 || (size_t)w >= outlen - o) {
-			out[o] = '\0';
-			return;
+		if (ch >= ' ' && ch <= '~' && ch != '"' && ch != '\\') {
+			if (o + 1 >= outlen)
+				break;
+			out[o++] = (char)ch;
+		} else {
+			if (o + 4 >= outlen)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
 		}
-		o += (size_t)w;
 	}
-	if (i < len && outlen - o > 3)
-		snprintf(out + o, outlen - o, "...");
+	if (i < len && o + 3 < outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
 }
 
 int
@@ -58,7 +63,7 @@ env_names_valid(const json_t *env, const char *where, char *err, size_t errlen)
 	const char	*name;
 	size_t		 len;
 	json_t		*v;
-	char		 q[4 * QUOTE_MAX + 8];
+	char		 q[ENV_QUOTE_SIZE];
 
 	if (!json_is_object(env))
 		return 0;

@@ -20,7 +20,9 @@ int	 env_names_valid(const json_t *env, const char *where, char *err,
 	    size_t errlen);
 
 /* A name made printable for a message: bytes outside ' '..'~' (and '"'
- * and '\\') as \xNN, cut at about 64 bytes with "...". */
+ * and '\\') as \xNN, the first 32 bytes only, then "...".  ASCII, so
+ * it can be cut anywhere; ENV_QUOTE_SIZE holds the longest. */
+#define ENV_QUOTE_SIZE	(4 * 32 + 4)
 void	 env_name_quote(const char *name, size_t len, char *out, size_t outlen);
 
 #endif

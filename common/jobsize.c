@@ -45,7 +45,7 @@ job_shape_free(struct job_shape *sh)
 	size_t	 i;
 
 	for (i = 0; i < sh->nstages; i++)
-		json_decref(sh->base[i]);
+		json_decref(sh->lens[i]);
 	sh->nstages = 0;
 }
 
@@ -68,11 +68,30 @@ base_env(const json_t *global, const json_t *stage_env)
 	return e;
 }
 
+/* name -> serialised length of its value, for every name of env. */
+static json_t *
+value_lens(const json_t *env)
+{
+	const char	*name;
+	json_t		*v, *out;
+
+	if ((out = json_object()) == NULL)
+		return NULL;
+	json_object_foreach((json_t *)env, name, v) {
+		if (json_object_set_new(out, name,
+		    json_integer((json_int_t)value_len(v))) != 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
 int
 job_shape_init(struct job_shape *sh, const json_t *config, const char *key)
 {
 	const json_t	*pipe, *global, *st;
-	json_t		*copy;
+	json_t		*copy = NULL, *base = NULL;
 	size_t		 i;
 
 	memset(sh, 0, sizeof(*sh));
@@ -84,22 +103,24 @@ job_shape_init(struct job_shape *sh, const json_t *config, const char *key)
 	json_array_foreach(pipe, i, st) {
 		if (i >= PIPELINE_MAX_STAGES)
 			break;
-		if ((sh->base[i] = base_env(global, json_object_get(st, "env"))) == NULL)
+		if ((base = base_env(global, json_object_get(st, "env"))) == NULL ||
+		    (sh->lens[i] = value_lens(base)) == NULL)
 			goto fail;
 		sh->nstages = i + 1;
-		if ((copy = json_copy((json_t *)st)) == NULL)
+		if ((copy = json_copy((json_t *)st)) == NULL ||
+		    json_object_set(copy, "env", base) != 0)
 			goto fail;
-		if (json_object_set(copy, "env", sh->base[i]) != 0) {
-			json_decref(copy);
-			goto fail;
-		}
 		sh->size[i] = json_dumpb(copy, NULL, 0, DUMP_FLAGS);
 		json_decref(copy);
+		json_decref(base);
+		copy = base = NULL;
 		if (sh->size[i] == 0)
 			goto fail;
 	}
 	return 1;
 fail:
+	json_decref(copy);
+	json_decref(base);
 	job_shape_free(sh);
 	return -1;
 }
@@ -117,14 +138,15 @@ job_shape_measure(const struct job_shape *sh, const json_t *run_env,
 	m->bytes = sh->nstages > 0 ? 1 + sh->nstages : 2;	/* [ , , ] */
 	for (i = 0; i < sh->nstages; i++) {
 		stage = sh->size[i];
-		m->vars[i] = json_object_size(sh->base[i]);
+		m->vars[i] = json_object_size(sh->lens[i]);
 		if (json_is_object(run_env)) {
 			json_object_keylen_foreach((json_t *)run_env, name, len, v) {
 				/* The job id is set after the run env. */
 				if (strcmp(name, ENV_INJECTED_JOB) == 0)
 					continue;
-				if ((b = json_object_get(sh->base[i], name)) != NULL) {
-					stage = stage + value_len(v) - value_len(b);
+				if ((b = json_object_get(sh->lens[i], name)) != NULL) {
+					stage = stage + value_len(v) -
+					    (size_t)json_integer_value(b);
 					continue;
 				}
 				/* ,"name":"value" */

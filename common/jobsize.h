@@ -16,7 +16,10 @@
  */
 struct job_shape {
 	size_t		 nstages;
-	json_t		*base[PIPELINE_MAX_STAGES];	/* merged env without the run env */
+	/* Per stage, the merged env without the run env: each name with the
+	 * length of its value as serialised, so that a run env overriding a
+	 * 64 KiB value costs a look-up, not a scan of the value. */
+	json_t		*lens[PIPELINE_MAX_STAGES];
 	size_t		 size[PIPELINE_MAX_STAGES];	/* serialised stage with that env */
 	const char	*key;				/* "student_pipeline", ... */
 };

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bounds.h"
+#include "envname.h"
 #include "jsonx.h"
 
 json_t *
@@ -32,14 +33,18 @@ jsonx_keys_allowed(const json_t *obj, const char *const *allowed,
 	const char	*key;
 	json_t		*v;
 	size_t		 i;
+	char		 q[ENV_QUOTE_SIZE];
 
 	json_object_foreach((json_t *)obj, key, v) {
 		for (i = 0; allowed[i] != NULL; i++)
 			if (strcmp(key, allowed[i]) == 0)
 				break;
 		if (allowed[i] == NULL) {
-			snprintf(err, errlen, "unknown key \"%.64s\" in %s",
-			    key, where);
+			/* Quoted: a cut UTF-8 sequence would make the
+			 * message unsendable as JSON. */
+			env_name_quote(key, strlen(key), q, sizeof(q));
+			snprintf(err, errlen, "unknown key \"%s\" in %s", q,
+			    where);
 			return -1;
 		}
 	}
@@ -51,6 +56,7 @@ jsonx_env_valid(const json_t *env, const char *where, char *err, size_t errlen)
 {
 	const char	*name;
 	json_t		*v;
+	char		 q[ENV_QUOTE_SIZE];
 
 	if (!json_is_object(env)) {
 		snprintf(err, errlen, "%s must be an object of strings", where);
@@ -65,20 +71,23 @@ jsonx_env_valid(const json_t *env, const char *where, char *err, size_t errlen)
 		size_t nlen = strlen(name);
 		if (nlen == 0 || nlen > ENV_NAME_MAX ||
 		    strchr(name, '=') != NULL) {
-			snprintf(err, errlen, "%s: invalid variable name \"%.64s\""
-			    " (1..%d bytes, no '=')", where, name, ENV_NAME_MAX);
+			env_name_quote(name, nlen, q, sizeof(q));
+			snprintf(err, errlen, "%s: invalid variable name \"%s\""
+			    " (1..%d bytes, no '=')", where, q, ENV_NAME_MAX);
 			return -1;
 		}
 		/* jansson keeps embedded NULs in keys; strlen stops there. */
 		if (!json_is_string(v)) {
-			snprintf(err, errlen, "%s: value of \"%.64s\" must be a string",
-			    where, name);
+			env_name_quote(name, nlen, q, sizeof(q));
+			snprintf(err, errlen, "%s: value of \"%s\" must be a string",
+			    where, q);
 			return -1;
 		}
 		if (json_string_length(v) > ENV_VALUE_MAX ||
 		    memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
-			snprintf(err, errlen, "%s: value of \"%.64s\" is longer than"
-			    " %d bytes or contains NUL", where, name, ENV_VALUE_MAX);
+			env_name_quote(name, nlen, q, sizeof(q));
+			snprintf(err, errlen, "%s: value of \"%s\" is longer than"
+			    " %d bytes or contains NUL", where, q, ENV_VALUE_MAX);
 			return -1;
 		}
 	}

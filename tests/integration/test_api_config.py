@@ -2,6 +2,7 @@
 a bad upload), course privacy, ids and methods."""
 
 import json
+import time
 
 import lib
 from lib import call, eq, fail, ok
@@ -271,6 +272,214 @@ def t_concurrent_uploads(env):
     assert got in cfgs, "stored config is none of the uploads: %r" % got
 
 
+# ------------------------------------------------ what the worker can carry
+
+JOB_STAGES_MAX = 3 * 1024 * 1024        # common/bounds.h
+CLAIM_ANSWER_MAX = 4 * 1024 * 1024
+
+
+def many(prefix, n, size):
+    return {"%s%04d" % (prefix, i): "x" * size for i in range(n)}
+
+
+def img(name, where="student_pipeline"):
+    c = {"student_pipeline": [{"image": "localhost/bb:1"}]}
+    c[where] = [{"image": "localhost/bb:1"}, {"image": name}]
+    return c
+
+
+def name_in(where, name):
+    c = {"student_pipeline": [{"image": "localhost/bb:1"}]}
+    if where == "env":
+        c["env"] = {name: "1"}
+    else:
+        c["student_pipeline"][0]["env"] = {name: "1"}
+    return c
+
+
+# (label, config, substrings of the message)
+HOSTILE = [
+    # issue 10 point 6: podman transports open paths on the worker
+    ("image dir:", img("dir:/etc"), ["student_pipeline[1]", "transport"]),
+    ("image dir: relative", img("dir:foo"), ["student_pipeline[1]", "transport"]),
+    ("image dir: host:port", img("dir:5000/x"), ["transport"]),
+    ("image oci:", img("oci:foo"), ["transport"]),
+    ("image oci-archive:", img("oci-archive:/etc/passwd"), ["transport"]),
+    ("image docker-archive:", img("docker-archive:/etc/passwd"), ["transport"]),
+    ("image containers-storage:", img("containers-storage:foo"), ["transport"]),
+    ("image docker://", img("docker://busybox"), ["transport"]),
+    ("image sif:", img("sif:foo"), ["transport"]),
+    ("image tarball: in pre", img("tarball:x", "pre_processing_pipeline"),
+     ["pre_processing_pipeline[1]", "transport"]),
+    ("image oci: in post", img("oci:x", "post_processing_pipeline"),
+     ["post_processing_pipeline[1]", "transport"]),
+    ("image ../", img("../x"), ["student_pipeline[1]", "image"]),
+    ("image absolute path", img("/etc/passwd"), ["image"]),
+    ("image uppercase", img("localhost/BB:1"), ["lowercase"]),
+    ("image --rm", img("--rm"), ["image"]),
+    ("image leading -", img("-v"), ["image"]),
+    ("image bad tag", img("a:-x"), ["tag"]),
+    ("image bad digest", img("a@sha256:abc"), ["digest"]),
+    ("image bad port", img("x.com:99999/a"), ["registry"]),
+    ("image name too long", img("a" * 256), ["255"]),
+    # env names the worker would drop or misread
+    ("env name newline", name_in("env", "X\nY"), ["env:", "invalid variable name"]),
+    ("env name CR", name_in("stage", "X\r"), ["student_pipeline[0].env", "\\x0d"]),
+    ("env name leading #", name_in("env", "#X"), ["#X"]),
+    ("env name space", name_in("stage", "A B"), ["A B"]),
+    ("env name leading blank", name_in("env", " A"), ["invalid variable name"]),
+    ("env name glob", name_in("env", "P*"), ["P*"]),
+    ("env name digit first", name_in("stage", "9A"), ["9A"]),
+    ("env name dash", name_in("stage", "A-B"), ["A-B"]),
+    ("env name non-ASCII", name_in("env", "h\u00e9"), ["\\xc3\\xa9"]),
+    # issue 10 point 4: each layer legal, the job too big for the worker
+    ("env 70 x 60 000 bytes", {"student_pipeline": [{"image": "localhost/bb:1"}],
+                               "env": many("V", 70, 60000)},
+     ["student_pipeline job", "bytes", str(JOB_STAGES_MAX)]),
+    ("two stages of 30 x 60 000", {"student_pipeline": [
+        {"image": "localhost/bb:1", "env": many("S", 30, 60000)},
+        {"image": "localhost/bb:1", "env": many("T", 30, 60000)}]},
+     ["student_pipeline job", str(JOB_STAGES_MAX)]),
+    ("post job too big", {"student_pipeline": [{"image": "localhost/bb:1"}],
+                          "post_processing_pipeline": [
+                              {"image": "localhost/bb:1", "env": many("P", 54, 60000)}]},
+     ["post_processing_pipeline job"]),
+    # merged variables over the worker's 1024
+    ("global 600 + stage 500 variables",
+     {"student_pipeline": [{"image": "localhost/bb:1", "env": many("S", 500, 1)}],
+      "env": many("G", 600, 1)},
+     ["student_pipeline[0]", "1102 variables", "1024"]),
+    ("global 1000 + pre stage 23 variables",
+     {"student_pipeline": [{"image": "localhost/bb:1"}], "env": many("G", 1000, 1),
+      "pre_processing_pipeline": [{"image": "localhost/bb:1", "env": many("P", 23, 1)}]},
+     ["pre_processing_pipeline[0]", "1025 variables"]),
+]
+
+
+def t_hostile_configs(env):
+    """Configs whose every layer is legal but that the worker could not
+    carry (issue 10: images naming podman transports, env names the worker
+    drops, jobs over its answer limit or variable limit): 400 naming the
+    field and the limit, and the stored config is unchanged."""
+    c = lib.new_course()
+    kept = lib.unique("kept")
+    ok(call("POST", cpath(c, kept), c.admin, body=VALID[2]))
+    fresh = lib.unique("fresh")
+    problems = []
+    for label, body, must in HOSTILE:
+        for a in (kept, fresh):
+            try:
+                fail(call("POST", cpath(c, a), c.admin, body=body), 400, must)
+            except AssertionError as e:
+                problems.append("%s: %s" % (label, e))
+                break
+    r = get_cfg(c, kept)
+    if r[0] != 200 or r[2].get("data") != VALID[2]:
+        problems.append("existing config changed: %r" % (r,))
+    r = get_cfg(c, fresh)
+    if r[0] != 404:
+        problems.append("something was stored for the fresh assignment: %r" % (r,))
+    assert not problems, "%d problem(s):\n  " % len(problems) + "\n  ".join(problems)
+
+
+GOOD_IMAGES = ["alpine", "busybox:latest", "localhost/bb:1", "ubuntu:22.04",
+               "docker.io/library/busybox:1.36", "registry.example.com:5000/t/g:v1",
+               "localhost:5000/a_b/c-d.e", "ghcr.io/x/y@sha256:" + "0" * 64,
+               "localhost/bb:1@sha256:" + "ab" * 32, "a" * 255, "a:" + "t" * 128]
+
+
+def t_carriable_configs_accepted(env):
+    """The edges of the new rules are accepted and round-trip: every image
+    form of the grammar, identifier env names of 256 bytes, 1022 merged
+    variables (+ the two injected), overlapping layers counted once."""
+    c = lib.new_course()
+    for i, name in enumerate(GOOD_IMAGES):
+        cfg = {"student_pipeline": [{"image": name}]}
+        a = "img-%d" % i
+        ok(call("POST", cpath(c, a), c.admin, body=cfg))
+        eq(ok(get_cfg(c, a)), cfg, "image %r" % name)
+    cfgs = [
+        {"student_pipeline": [{"image": "a", "env": {"_" + "A" * 255: "v",
+                                                   "lower_9": "a\nb\r", "_": ""}}]},
+        {"student_pipeline": [{"image": "a", "env": many("S", 422, 1)}],
+         "env": many("G", 600, 1)},
+        {"student_pipeline": [{"image": "a", "env": many("G", 1000, 2)}],
+         "env": many("G", 1000, 1)},
+        {"student_pipeline": [{"image": "a"}], "env": many("V", 50, 60000)},
+    ]
+    for i, cfg in enumerate(cfgs):
+        a = "edge-%d" % i
+        ok(call("POST", cpath(c, a), c.admin, body=cfg))
+        eq(ok(get_cfg(c, a)), cfg, "edge config %d" % i)
+
+
+def stages_len(stages):
+    """Bytes of a "stages" array as jansson writes it (compact, UTF-8)."""
+    return len(json.dumps(stages, separators=(",", ":"),
+                          ensure_ascii=False).encode())
+
+
+def t_job_size_limit_exact(env):
+    """A job of exactly JOB_STAGES_MAX bytes as the worker receives it is
+    accepted, one byte more is refused; the claim of the accepted one is
+    that size and fits the worker's 4 MiB answer limit."""
+    lib.drain()
+    c = lib.new_course()
+    a = lib.unique("a")
+    ids = {"GRADING_RUN_ID": "0" * 24, "GRADING_JOB_ID": "0" * 24}
+    genv = many("V", 52, 60000)
+    genv["PAD"] = ""
+    stage = {"image": "localhost/bb:1", "entrypoint": ["/bin/true"]}
+    base = stages_len([dict(stage, env=dict(genv, **ids))])
+    need = JOB_STAGES_MAX - base        # bytes of PAD; it ends in ASCII
+    genv["PAD"] = "\u00e9" * ((need - 1) // 2) + "p" * (1 + (need - 1) % 2)
+    cfg = {"student_pipeline": [stage], "env": genv}
+    eq(stages_len([dict(stage, env=dict(genv, **ids))]), JOB_STAGES_MAX, "test setup")
+    over = dict(cfg, env=dict(genv, PAD=genv["PAD"] + "x"))
+    fail(call("POST", cpath(c, a), c.admin, body=over), 400, str(JOB_STAGES_MAX + 1))
+    fail(get_cfg(c, a), 404)
+    ok(call("POST", cpath(c, a), c.admin, body=cfg))
+    # the run: one byte more in a student's env is refused, naming it
+    r = call("POST", "/grading_run/%s/%s" % (c.id, a), c.admin,
+             body={"students_env": [{}, {"PAD": genv["PAD"] + "y"}]})
+    fail(r, 400, ["students_env[1]", str(JOB_STAGES_MAX)])
+    eq(lib.queue_length(c), 0, "queue after the refused run")
+    run = lib.start_run(c, a, [{"PAD": genv["PAD"][:-1] + "z"}])
+    w = lib.FakeWorker()
+    w.register()
+    deadline = time.time() + 15
+    while True:
+        resp = w.claim()
+        assert resp[0] in (200, 204), resp
+        if resp[0] == 200:
+            job = lib.Job(ok(resp))
+            w.finish(job, True)
+            if job.run_id == run:
+                break
+        assert time.time() < deadline, "no job of run %s" % run
+        time.sleep(0.05)
+    eq(stages_len(job.stages), JOB_STAGES_MAX, "bytes of the claimed stages")
+    eq(job.stages[0]["env"]["PAD"][-1], "z", "the student's value")
+    assert JOB_STAGES_MAX < len(resp.raw) < CLAIM_ANSWER_MAX, len(resp.raw)
+
+def t_messages_name_non_ascii(env):
+    """A refused name or key with non-ASCII characters still gets a message
+    (shown as \\xNN): a name cut in the middle of a UTF-8 sequence made
+    the message unsendable, so the 400 came with "data": null."""
+    c = lib.new_course()
+    a = lib.unique("a")
+    long_name = "a" + "\u00e9" * 40          # byte 64 falls inside a character
+    for body, must in [
+            ({"student_pipeline": [{"image": "a"}], "env": {long_name: 1}},
+             ["a\\xc3\\xa9", "must be a string"]),
+            ({"student_pipeline": [{"image": "a", long_name: 1}]},
+             ["unknown key", "a\\xc3\\xa9"]),
+            ({"student_pipeline": [{"image": "a", "env": {long_name: "v"}}]},
+             ["invalid variable name", "..."])]:
+        fail(call("POST", cpath(c, a), c.admin, body=body), 400, must)
+    fail(get_cfg(c, a), 404)
+
+
 def tests(env):
     return [
         ("get_before_upload_404", t_get_before_upload),
@@ -278,6 +487,10 @@ def tests(env):
         ("upload_replaces_whole_config", t_replacement),
         ("raw_body_round_trip", t_raw_bytes_and_whitespace),
         ("invalid_configs_400_nothing_stored", t_invalid_configs),
+        ("hostile_configs_400_nothing_stored", t_hostile_configs),
+        ("carriable_configs_accepted", t_carriable_configs_accepted),
+        ("job_size_limit_exact", t_job_size_limit_exact),
+        ("messages_name_non_ascii", t_messages_name_non_ascii),
         ("deep_nesting_400", t_deep_nesting),
         ("configs_are_per_course", t_course_private),
         ("ids_in_paths", t_ids),

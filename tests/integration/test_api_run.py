@@ -590,9 +590,102 @@ def t_queue_length(env):
     eq((lib.queue_length(c1), lib.queue_length(c2)), (0, 0), "after all claims")
 
 
+# ------------------------------------------------ what the worker can carry
+
+def many(prefix, n, size):
+    return {"%s%04d" % (prefix, i): "x" * size for i in range(n)}
+
+
+def t_run_env_carriable(env):
+    """A run whose every layer is legal but whose jobs the worker could not
+    carry (issue 10): merged variables over 1024, a job over the size
+    limit, env names the worker drops.  400 naming the student or the
+    pre/post env, the stage and the limit; nothing is created."""
+    c = lib.new_course()
+    big = lib.unique("a")
+    # 500 global + 500 stage + 2 injected: accepted at upload
+    lib.put_config(c, big, {
+        "student_pipeline": [{"image": "localhost/bb:1"},
+                             {"image": "localhost/bb:1", "env": many("S", 500, 1)}],
+        "pre_processing_pipeline": [{"image": "localhost/bb:1"}],
+        "post_processing_pipeline": [{"image": "localhost/bb:1"}],
+        "env": many("G", 500, 1)})
+    p = rpath(c, big)
+    ok_student = {"STUDENT_ID": "s0"}
+    cases = [
+        ("23 more variables for one student",
+         {"students_env": [ok_student, ok_student, many("X", 23, 1)]},
+         ["students_env[2]", "student_pipeline[1]", "1025 variables", "1024"]),
+        ("pre env over the variable limit",
+         {"students_env": [ok_student], "pre_processing_env": many("X", 523, 1)},
+         ["pre_processing_env", "pre_processing_pipeline[0]", "1025"]),
+        ("student job over the size limit",
+         {"students_env": [ok_student, many("S", 54, 60000)]},
+         ["students_env[1]", "student_pipeline job", "bytes", "3145728"]),
+        ("post job over the size limit",
+         {"students_env": [ok_student], "post_processing_env": many("X", 54, 60000)},
+         ["post_processing_env", "post_processing_pipeline job", "3145728"]),
+        ("student env name newline", {"students_env": [ok_student, {"X\nY": "1"}]},
+         ["students_env[1]", "invalid variable name", "X\\x0aY"]),
+        ("student env name CR", {"students_env": [{"X\r": "1"}]},
+         ["students_env[0]", "X\\x0d"]),
+        ("student env name #", {"students_env": [{"#X": "1"}]}, ["#X"]),
+        ("student env name space", {"students_env": [{"A B": "1"}]}, ["A B"]),
+        ("student env name glob", {"students_env": [{"PATH*": "1"}]}, ["PATH*"]),
+        ("pre env name", {"students_env": [{}], "pre_processing_env": {"-x": "1"}},
+         ["pre_processing_env", "-x"]),
+        ("post env name", {"students_env": [{}], "post_processing_env": {"1A": ""}},
+         ["post_processing_env", "1A"]),
+    ]
+    problems = []
+    for label, body, must in cases:
+        try:
+            fail(call("POST", p, c.admin, body=body), 400, must)
+        except AssertionError as e:
+            problems.append("%s: %s" % (label, e))
+    try:
+        eq(lib.queue_length(c), 0, "queue length after refused runs")
+        rows = lib.sql("SELECT COUNT(*) FROM grading_run WHERE course_id = "
+                       + lib.sql_quote(c.id))
+        eq(rows[0][0], "0", "runs stored after refused requests")
+    except AssertionError as e:
+        problems.append(str(e))
+    assert not problems, "%d problem(s):\n  " % len(problems) + "\n  ".join(problems)
+    # the same run with overlapping names only (they replace, not add)
+    rid = lib.start_run(c, big, [many("S", 500, 3)], pre_env=many("G", 10, 2))
+    st = status(c, rid)
+    assert st["state"] in ("READY", "PRE_PROCESSING_STAGE"), st
+    lib.drain()
+
+
+def t_stored_config_rechecked(env):
+    """A config stored before these rules (written into the database here)
+    is checked again when a run starts: 400, nothing created."""
+    c = lib.new_course()
+    a = lib.unique("a")
+    lib.put_config(c, a, lib.config(student=True))
+    many_vars = ",".join('"V%04d":"x"' % i for i in range(1100))
+    for cfg, must in [
+            ('{"student_pipeline":[{"image":"oci-archive:/etc/passwd"}]}', "transport"),
+            ('{"student_pipeline":[{"image":"localhost/bb:1","env":{"A B":"1"}}]}',
+             "A B"),
+            ('{"student_pipeline":[{"image":"localhost/bb:1"}],"env":{%s}}' % many_vars,
+             "1024")]:
+        lib.sql("UPDATE assignment_config SET config = '%s' WHERE course_id = %s"
+                " AND assignment_id = %s" % (cfg, lib.sql_quote(c.id), lib.sql_quote(a)))
+        fail(call("POST", rpath(c, a), c.admin, body={"students_env": [{}]}), 400,
+             ["no longer accepted", must])
+    eq(lib.queue_length(c), 0, "queue length after refused runs")
+    rows = lib.sql("SELECT COUNT(*) FROM grading_run WHERE course_id = "
+                   + lib.sql_quote(c.id))
+    eq(rows[0][0], "0", "runs stored after refused requests")
+
+
 def tests(env):
     return [
         ("run_validation_400_nothing_created", t_run_validation),
+        ("run_env_carriable_400_nothing_created", t_run_env_carriable),
+        ("stored_config_rechecked_at_run_start", t_stored_config_rechecked),
         ("run_and_job_ids", t_run_ids),
         ("single_student_job", t_single_student),
         ("complete_run_pre_students_post", t_complete_run),
