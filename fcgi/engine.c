@@ -102,6 +102,14 @@ engine_event(struct db *db, uint64_t job_id, const char *course, int state)
 	    (int64_t)job_id, course, (int64_t)state);
 }
 
+int
+engine_log_put(struct db *db, uint64_t job_id, const char *out, size_t out_len,
+    const char *err, size_t err_len)
+{
+	return db_exec(db, eng_sql[ENG_LOG_PUT], NULL, "iSS", (int64_t)job_id,
+	    out, out_len, err, err_len);
+}
+
 /*
  * Jobs of `course` were just queued: one job_event row with job_id 0
  * (no job has id 0) for the whole batch, which broadway-sse turns into
@@ -386,8 +394,7 @@ engine_job_lost(struct db *db, uint64_t job_id)
 	log_info("job %llu failed: %s", (unsigned long long)job_id, msg);
 	if (db_exec(db, eng_sql[ENG_JOB_INFRA_FAIL], NULL, "si", results,
 	    (int64_t)job_id) == -1 ||
-	    db_exec(db, eng_sql[ENG_LOG_PUT], NULL, "iss", (int64_t)job_id, "",
-	    msg) == -1 ||
+	    engine_log_put(db, job_id, "", 0, msg, strlen(msg)) == -1 ||
 	    engine_event(db, job_id, course, JOB_FAILED) == -1 ||
 	    engine_job_ended(db, (uint64_t)run_id, (int)kind, 0) == -1)
 		goto out;

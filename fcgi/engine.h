@@ -8,6 +8,7 @@
  * requeued even when no other worker calls in).
  */
 
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -41,7 +42,13 @@ int	 engine_worker_lost(struct db *, const char *worker_id);
  * queued in this course". */
 int	 engine_event(struct db *, uint64_t job_id, const char *course, int state);
 
-/* Its own transaction; at most once a second across all processes. */
+/* The logs of a job, replacing any stored before. */
+int	 engine_log_put(struct db *, uint64_t job_id, const char *out,
+	    size_t out_len, const char *err, size_t err_len);
+
+/* Its own transaction; at most once a second across all processes.
+ * It also prunes job_event rows older than an hour (broadway-sse runs
+ * it every second, so the event log stays short with no API traffic). */
 void	 engine_sweep(struct db *);
 
 #endif

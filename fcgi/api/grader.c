@@ -28,7 +28,6 @@ enum grader_stmt {
 	GR_RR_SET,
 	GR_RESULT_LOCK,
 	GR_JOB_END,
-	GR_LOG_PUT,
 	GR_WORKER_DONE,
 	GR_HELD_JOBS,
 	GR__MAX
@@ -74,9 +73,6 @@ static const char *const grader_sql[GR__MAX] = {
 	/* GR_JOB_END */
 	"UPDATE grading_job SET state = ?, success = ?, results = ?,"
 	" finished_at = CURRENT_TIMESTAMP(6) WHERE id = ?",
-	/* GR_LOG_PUT */
-	"INSERT INTO job_log (job_id, stdout, stderr) VALUES (?, ?, ?)"
-	" ON DUPLICATE KEY UPDATE stdout = VALUES(stdout), stderr = VALUES(stderr)",
 	/* GR_WORKER_DONE */
 	"UPDATE worker SET jobs_processed = jobs_processed + 1,"
 	" last_seen = CURRENT_TIMESTAMP(6), alive = 1 WHERE id = ?",
@@ -472,8 +468,8 @@ result_txn(struct db *db, void *arg)
 	state = rs->success ? JOB_SUCCEEDED : JOB_FAILED;
 	if (db_exec(db, grader_sql[GR_JOB_END], NULL, "iisi", state,
 	    (int64_t)rs->success, rs->results, job_id) == -1 ||
-	    db_exec(db, grader_sql[GR_LOG_PUT], NULL, "iSS", job_id, rs->out,
-	    rs->out_len, rs->err, rs->err_len) == -1 ||
+	    engine_log_put(db, (uint64_t)job_id, rs->out, rs->out_len, rs->err,
+	    rs->err_len) == -1 ||
 	    db_exec(db, grader_sql[GR_WORKER_DONE], NULL, "s", rs->worker) == -1 ||
 	    engine_event(db, (uint64_t)job_id, course, (int)state) == -1 ||
 	    engine_job_ended(db, (uint64_t)run_id, (int)kind, rs->success) == -1)

@@ -7,7 +7,8 @@
  * Acceptor threads (accept.c) take FastCGI requests, answer errors
  * with the usual JSON envelope, send the event-stream headers and hand
  * the bare connection (fd + FastCGI request id) to the hub.  From then
- * on only the publisher thread (hub.c) writes to it: it tails
+ * on only the publisher thread (hub.c, its parts in hub.h) writes to it:
+ * it tails
  * job_event, sends state and position events, keep-alive comments, and
  * ends the stream after a terminal state; to workers' nudge streams it
  * sends `work` whenever jobs were queued.  wire.c holds the pure
