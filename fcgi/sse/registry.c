@@ -105,14 +105,11 @@ reg_job_new(int64_t id, const char *course, int state, int64_t last_event_id)
 	size_t			 h = (uint64_t)id % REG_HASH;
 
 	/* An empty course left behind on failure goes at the pass's end. */
-	if ((c = course_get(course)) == NULL)
+	if ((c = course_get(course)) == NULL ||
+	    (j = malloc(sizeof(*j))) == NULL)
 		return NULL;
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return NULL;
-	j->id = id;
-	j->state = state;
-	j->last_event_id = last_event_id;
-	j->course = c;
+	*j = (struct sse_job){ .id = id, .state = state,
+	    .last_event_id = last_event_id, .course = c };
 	j->hnext = reg.hash[h];
 	reg.hash[h] = j;
 	j->cnext = c->jobs;
