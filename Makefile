@@ -1,6 +1,6 @@
-# Broadway-C.  `make` builds, `make up`/`make down` run the local stack,
-# `make test` installs what it needs and runs every test, `make bench`
-# measures.  SANITIZE=1 builds with ASan+UBSan into build-san/, TSAN=1
+# Broadway-C.  `make` builds, `make up`/`make down` run the local stack
+# (with one local worker that grades), `make test` installs what it needs
+# and runs every test, `make bench` measures.  SANITIZE=1 builds with ASan+UBSan into build-san/, TSAN=1
 # with ThreadSanitizer into build-tsan/.
 
 CC	?= cc
@@ -111,9 +111,11 @@ test-worker: deps
 	@scripts/run-unit.sh $(WORKER_UNIT_BINS)
 	@BUILD=$(BUILD) scripts/run-integration.sh worker
 
+# The stack in var/ plus one local broadway-worker, so a run grades;
+# tests/readme/walkthrough.py starts its stack the same way.
 up: deps
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) scripts/stack.sh up var
+	@BUILD=$(BUILD) BROADWAY_WORKER=1 scripts/stack.sh up var
 
 down:
 	@scripts/stack.sh down var

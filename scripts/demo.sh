@@ -5,16 +5,14 @@
 #   2. the grading image, Debian 12 minbase + gcc + make, built with
 #      debootstrap into the stack's worker store (var/podman) the first
 #      time, cached after that (demo/image/build.sh);
-#   3. a broadway-worker with 2 slots and no network, its work directory
-#      and log in var/demo/worker/ (started unless one is already running
-#      there, stopped at the end unless DEMO_KEEP_WORKER=1);
+#   3. the stack's own broadway-worker (what make up starts; no network,
+#      pids_limit 64), started if it is not running;
 #   4. demo/watch.py: uploads the assignment (demo/assignment), starts a
 #      run over demo/submissions/ROSTER, follows every job on its SSE
 #      stream and prints the scoreboard; logs in var/demo/runs/<run>/.
 #
 # Environment: BUILD (build dir, default build), DEMO_STACK (stack
-# directory, default var), DEMO_KEEP_WORKER=1 (leave the worker running),
-# DEMO_MIRROR (Debian mirror for the image).
+# directory, default var), DEMO_MIRROR (Debian mirror for the image).
 # Exit status: 0 if the run finished and every outcome is the expected one.
 set -euo pipefail
 
@@ -22,8 +20,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROG=demo.sh
 # The tag names the recipe: bump it when demo/image/build.sh changes.
 IMAGE=localhost/broadway-demo-gcc:bookworm-1
-WORKER_ID=demo-worker
-SLOTS=2
 
 note() {
 	echo "$PROG: $*" >&2
@@ -54,115 +50,29 @@ step "stack ($STACK)"
 if [ -f "$STACK/stack.env" ] && "$ROOT/scripts/stack.sh" status "$STACK" >/dev/null 2>&1; then
 	echo "running: $(sed -n 's/^BROADWAY_URL=//p' "$STACK/stack.env")"
 else
-	echo "not running: scripts/stack.sh up $STACK (make down stops it)"
-	BUILD=$BUILD "$ROOT/scripts/stack.sh" up "$STACK" >/dev/null
+	echo "not running: scripts/stack.sh up $STACK, as make up (make down stops it)"
+	BUILD=$BUILD BROADWAY_WORKER=1 "$ROOT/scripts/stack.sh" up "$STACK" >/dev/null
 fi
 # shellcheck disable=SC1091
 . "$STACK/stack.env"
 
 # ---------------------------------------------------------------- image
 
+# Into the stack's worker store, where the stack's worker finds it
+# (pull = never: it looks there at every stage).
 step "grading image $IMAGE"
-conf=$("$ROOT/demo/image/build.sh" "$STACK/podman" "$IMAGE") ||
+"$ROOT/demo/image/build.sh" "$STACK/podman" "$IMAGE" >/dev/null ||
     die "the image could not be built"
-CONTAINERS_CONF=$(sed -n 's/^CONTAINERS_CONF=//p' <<<"$conf")
-CONTAINERS_STORAGE_CONF=$(sed -n 's/^CONTAINERS_STORAGE_CONF=//p' <<<"$conf")
 
 # ---------------------------------------------------------------- worker
 
-WD=$STACK/demo/worker
-PIDF=$WD/worker.pid
-LOG=$WD/worker.log
-started_worker=0
-
-worker_pid() {
-	local pid
-	[ -s "$PIDF" ] || return 1
-	pid=$(head -n 1 "$PIDF" | tr -dc 0-9)
-	[ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = broadway-worker ] ||
-	    return 1
-	echo "$pid"
-}
-
-# SIGTERM drains (the worker is idle by now); a second one stops it.
-# shellcheck disable=SC2317  # called by the EXIT trap
-stop_worker() {
-	local pid i
-	pid=$(worker_pid) || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for ((i = 0; i < 600; i++)); do
-		[ -d "/proc/$pid" ] || break
-		[ "$i" -eq 400 ] && kill -TERM "$pid" 2>/dev/null
-		sleep 0.1
-	done
-	[ -d "/proc/$pid" ] && kill -KILL "$pid" 2>/dev/null
-	rm -f "$PIDF"
-	echo "stopped the demo worker (pid $pid); its log: $LOG"
-}
-
-# shellcheck disable=SC2317  # the EXIT trap
-cleanup() {
-	if [ "$started_worker" -eq 1 ] && [ "${DEMO_KEEP_WORKER:-0}" != 1 ]; then
-		stop_worker
-	fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-step "worker $WORKER_ID ($SLOTS slots, no network)"
-if pid=$(worker_pid); then
-	echo "already running (pid $pid, log $LOG): left running"
-else
-	mkdir -p "$WD"
-	(umask 077 && printf '%s\n' "$BROADWAY_CLUSTER_TOKEN" >"$WD/token")
-	cat >"$WD/worker.conf" <<-EOF
-		# Written by scripts/demo.sh: the demo's broadway-worker.
-		api_url = $BROADWAY_URL
-		ca_file = $BROADWAY_CA
-		token_file = $WD/token
-		worker_id = $WORKER_ID
-		hostname = $WORKER_ID
-		slots = $SLOTS
-		containers_conf = $CONTAINERS_CONF
-		storage_conf = $CONTAINERS_STORAGE_CONF
-		work_dir = $WD
-		allow_network = no
-		allow_privileged = no
-		# A C assignment needs few processes; this is what contains a fork bomb.
-		pids_limit = 64
-		# The image is local: never pull.
-		pull = never
-	EOF
-	mark=$(stat -c %s "$LOG" 2>/dev/null || echo 0)
-	(
-		for fd in "/proc/$BASHPID/fd/"*; do
-			fd=${fd##*/}
-			[ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
-		done
-		exec setsid "$WORKER" -d -f "$WD/worker.conf" </dev/null >>"$LOG" 2>&1
-	) &
-	echo $! >"$PIDF"
-	started_worker=1
-	pid=$!
-	for ((i = 0; i < 300; i++)); do
-		if tail -c +$((mark + 1)) "$LOG" | grep -q "registered as"; then
-			break
-		fi
-		if ! [ -d "/proc/$pid" ]; then
-			tail -n 20 "$LOG" >&2
-			die "the worker exited at startup (log: $LOG)"
-		fi
-		sleep 0.05
-	done
-	tail -c +$((mark + 1)) "$LOG" | grep -q "registered as" ||
-	    die "the worker did not register within 15 s (log: $LOG)"
-	echo "started (pid $pid); config $WD/worker.conf, log $LOG"
-	if [ "${DEMO_KEEP_WORKER:-0}" = 1 ]; then
-		echo "DEMO_KEEP_WORKER=1: it keeps running (stop it with kill $pid)"
-	else
-		echo "it is stopped when the demo ends (DEMO_KEEP_WORKER=1 keeps it)"
-	fi
-fi
+# The stack's own worker (no network, pids_limit 64, pull = never, see
+# scripts/stack-worker.sh) grades the demo; a stack started without one
+# gets it now, and it keeps running until make down.
+step "worker"
+"$ROOT/scripts/stack.sh" start-worker "$STACK" 2>&1 | sed 's/^/  /' ||
+    die "the stack's worker could not be started"
+echo "log: $STACK/worker/worker.log"
 
 # ---------------------------------------------------------------- run
 

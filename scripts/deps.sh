@@ -7,7 +7,7 @@ PKGS=(build-essential pkg-config libfcgi-dev libjansson-dev libmariadb-dev
 	libmariadb-dev-compat libcurl4-openssl-dev libssl-dev spawn-fcgi
 	multiwatch nginx-light mariadb-server mariadb-client podman runc conmon
 	slirp4netns uidmap busybox-static debootstrap wrk python3 openssl curl
-	ca-certificates procps iproute2)
+	ca-certificates procps iproute2 jq)
 
 # Ask dpkg about each package by itself and decide on its answer alone:
 # dpkg-query exits 1 when any listed package is unknown, so its exit

@@ -12,12 +12,17 @@
 #   stack.sh start-api DIR	start them again
 #   stack.sh restart-sse DIR	restart broadway-sse
 #   stack.sh status DIR	show what runs (exit 1 if anything is down)
+#   stack.sh start-worker DIR	start the local worker (builds its image once)
+#   stack.sh stop-worker DIR	stop it (drain, then force)
 #
 # Environment for up/start-api/restart-sse (defaults in brackets; for
 # start-api and restart-sse what the last up recorded in DIR/stack.env
 # comes before the default):
 #   BUILD [build]  BROADWAY_HEARTBEAT [10]  BROADWAY_MAX_ATTEMPTS [3]
 #   BROADWAY_FCGI_CHILDREN [4]
+#   BROADWAY_WORKER [0]: 1 = up also starts one local broadway-worker
+#     (what `make up` does; the test suites run their own workers)
+#   BROADWAY_WORKER_SLOTS [the machine's cores, at most 64]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,7 +42,7 @@ note() {
 
 usage() {
 	cat >&2 <<-EOF
-		usage: stack.sh up|down|restart-db|kill-api|stop-api|start-api|restart-sse|status DIR
+		usage: stack.sh up|down|restart-db|kill-api|stop-api|start-api|restart-sse|status|start-worker|stop-worker DIR
 		  up DIR           start everything under DIR, write DIR/stack.env
 		  down DIR         stop everything up started
 		  restart-db DIR   restart mariadbd (same socket and data)
@@ -46,7 +51,10 @@ usage() {
 		  start-api DIR    start them again
 		  restart-sse DIR  restart broadway-sse
 		  status DIR       show what runs (exit 1 if anything is down)
+		  start-worker DIR start the local worker (image built once, cached)
+		  stop-worker DIR  stop the local worker
 		env: BUILD BROADWAY_HEARTBEAT BROADWAY_MAX_ATTEMPTS BROADWAY_FCGI_CHILDREN
+		     BROADWAY_WORKER BROADWAY_WORKER_SLOTS
 	EOF
 	exit 1
 }
@@ -138,22 +146,6 @@ daemon_start() {
 	DAEMON_PID=$!
 }
 
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-port_free() {
-	python3 -c 'import socket, sys
-s = socket.socket()
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)' "$1"
-}
-
 # ------------------------------------------------------------ settings
 
 # Value of KEY in DIR/stack.env from an earlier up, if any.
@@ -186,6 +178,8 @@ setup_paths() {
 	PREFIX=$DIR/nginx
 	ENVF=$DIR/stack.env
 	SECRETS=$DIR/secrets
+	WDIR=$DIR/worker
+	STORE=$DIR/podman
 	DB_SOCK=$RUN/mysqld.sock
 	[ ${#DB_SOCK} -lt 100 ] || die "DIR $DIR is too long for a unix socket path"
 	mkdir -p "$RUN" "$LOGS"
@@ -214,7 +208,16 @@ load_settings() {
 	MAX_ATTEMPTS=${MAX_ATTEMPTS:-3}
 	CHILDREN=${BROADWAY_FCGI_CHILDREN:-$(recorded BROADWAY_FCGI_CHILDREN)}
 	CHILDREN=${CHILDREN:-4}
-	for v in HEARTBEAT MAX_ATTEMPTS CHILDREN; do
+	WORKER=${BROADWAY_WORKER:-$(recorded BROADWAY_WORKER)}
+	WORKER=${WORKER:-0}
+	case $WORKER in
+	0 | 1) ;;
+	*) die "BROADWAY_WORKER must be 0 or 1 (got '$WORKER')" ;;
+	esac
+	SLOTS=${BROADWAY_WORKER_SLOTS:-$(recorded BROADWAY_WORKER_SLOTS)}
+	SLOTS=${SLOTS:-$(nproc 2>/dev/null || echo 1)}
+	[ "$SLOTS" -gt 64 ] 2>/dev/null && SLOTS=64
+	for v in HEARTBEAT MAX_ATTEMPTS CHILDREN SLOTS; do
 		case ${!v} in
 		'' | *[!0-9]* | 0*) die "$v must be a positive integer (got '${!v}')" ;;
 		esac
@@ -354,241 +357,10 @@ demo_setup() {
 	note "created course demo with admin, query and cluster tokens"
 }
 
-# ------------------------------------------------------------ TLS
-
-tls_setup() {
-	mkdir -p "$TLS"
-	[ -s "$TLS/server.crt" ] && [ -s "$TLS/server.key" ] && return 0
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	    -nodes -days 365 -subj /CN=localhost \
-	    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-	    -keyout "$TLS/server.key" -out "$TLS/server.crt" \
-	    >"$LOGS/openssl.log" 2>&1 ||
-	    { log_tail "$LOGS/openssl.log"; die "certificate generation failed"; }
-	chmod 600 "$TLS/server.key"
-}
-
-# ------------------------------------------------------------ FastCGI
-
-# spawn-fcgi -n (no fork) so the program keeps our stderr (the forking
-# mode sends it to /dev/null); the pid file is written here instead.
-api_start() {
-	local pid deadline n
-	[ -x "$BUILD/broadway-fcgi" ] || die "$BUILD/broadway-fcgi not built (run make)"
-	if pid=$(pid_of multiwatch "$RUN/api.pid"); then
-		note "FastCGI pool already running (multiwatch pid $pid)"
-		return 0
-	fi
-	export_db_env
-	# -r: kill-api may be used several times in a row; each kill
-	# counts as a failed start for multiwatch.
-	daemon_start "$LOGS/api.log" spawn-fcgi -n -s "$RUN/api.sock" -M 0666 \
-	    -b 4096 -- /usr/bin/multiwatch -f "$CHILDREN" -r 1000 -s TERM -- \
-	    "$BUILD/broadway-fcgi"
-	pid=$DAEMON_PID
-	echo "$pid" >"$RUN/api.pid"
-	deadline=$((SECONDS + WAIT_HTTP))
-	while :; do
-		alive "$pid" || { log_tail "$LOGS/api.log"; die "the FastCGI pool exited at startup"; }
-		n=$(children "$pid" | wc -l)
-		[ -S "$RUN/api.sock" ] && [ "$n" -ge "$CHILDREN" ] && break
-		[ $SECONDS -ge $deadline ] &&
-		    { log_tail "$LOGS/api.log"; die "the FastCGI pool did not start ($n of $CHILDREN children)"; }
-		sleep 0.05
-	done
-	note "broadway-fcgi running ($CHILDREN children of multiwatch pid $pid)"
-}
-
-api_stop() {
-	local pid kids
-	if ! pid=$(pid_of multiwatch "$RUN/api.pid"); then
-		rm -f "$RUN/api.pid" "$RUN/api.sock"
-		return 0
-	fi
-	kids=$(children "$pid")
-	# multiwatch passes TERM on to its children and exits after them.
-	kill -TERM "$pid" 2>/dev/null || true
-	# shellcheck disable=SC2086
-	wait_gone "$pid" $kids
-	# Anything that was born in between.
-	kids=$(children "$pid")
-	# shellcheck disable=SC2086
-	[ -z "$kids" ] || { kill -KILL $kids 2>/dev/null || true; }
-	rm -f "$RUN/api.pid" "$RUN/api.sock"
-	note "FastCGI pool stopped"
-}
-
-api_kill() {
-	local pid kids deadline n k
-	pid=$(pid_of multiwatch "$RUN/api.pid") || die "the FastCGI pool is not running"
-	kids=$(children "$pid")
-	[ -n "$kids" ] || die "multiwatch (pid $pid) has no children"
-	# shellcheck disable=SC2086
-	kill -KILL $kids
-	note "killed broadway-fcgi pids $(echo "$kids" | tr '\n' ' ')"
-	# Wait until multiwatch has replaced every one of them.
-	deadline=$((SECONDS + WAIT_HTTP))
-	while :; do
-		n=0
-		for k in $(children "$pid"); do
-			case " $(echo "$kids" | tr '\n' ' ') " in
-			*" $k "*) ;;
-			*) n=$((n + 1)) ;;
-			esac
-		done
-		[ "$n" -ge "$CHILDREN" ] && break
-		[ $SECONDS -ge $deadline ] &&
-		    { log_tail "$LOGS/api.log"; die "multiwatch respawned only $n of $CHILDREN children"; }
-		sleep 0.05
-	done
-	note "multiwatch respawned $n children"
-}
-
-sse_start() {
-	local pid deadline
-	if [ ! -x "$BUILD/broadway-sse" ]; then
-		note "no $BUILD/broadway-sse: SSE not started"
-		return 0
-	fi
-	if pid=$(pid_of broadway-sse "$RUN/sse.pid"); then
-		note "broadway-sse already running (pid $pid)"
-		return 0
-	fi
-	export_db_env
-	daemon_start "$LOGS/sse.log" spawn-fcgi -n -s "$RUN/sse.sock" -M 0666 \
-	    -b 4096 -- "$BUILD/broadway-sse"
-	pid=$DAEMON_PID
-	echo "$pid" >"$RUN/sse.pid"
-	deadline=$((SECONDS + WAIT_HTTP))
-	until [ -S "$RUN/sse.sock" ]; do
-		alive "$pid" || { log_tail "$LOGS/sse.log"; die "broadway-sse exited at startup"; }
-		[ $SECONDS -ge $deadline ] && { log_tail "$LOGS/sse.log"; die "broadway-sse did not start"; }
-		sleep 0.05
-	done
-	sleep 0.1
-	alive "$pid" || { log_tail "$LOGS/sse.log"; die "broadway-sse exited at startup"; }
-	note "broadway-sse running (pid $pid)"
-}
-
-sse_stop() {
-	local pid
-	if ! pid=$(pid_of broadway-sse "$RUN/sse.pid"); then
-		rm -f "$RUN/sse.pid" "$RUN/sse.sock"
-		return 0
-	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	wait_gone "$pid"
-	rm -f "$RUN/sse.pid" "$RUN/sse.sock"
-	note "broadway-sse stopped"
-}
-
-# ------------------------------------------------------------ nginx
-
-nginx_conf() {
-	local hard rlimit conns user_line
-	hard=$(ulimit -Hn)
-	[ "$hard" = unlimited ] && hard=1048576
-	rlimit=40000
-	[ "$hard" -lt "$rlimit" ] && rlimit=$hard
-	conns=16384
-	[ $((rlimit - 64)) -lt "$conns" ] && conns=$((rlimit - 64))
-	mkdir -p "$PREFIX/conf/extra" "$PREFIX/tmp"
-	# nginx workers run as nobody when the master is root and must
-	# reach the sockets: make DIR and DIR/run traversable (not
-	# listable).  If a parent directory still blocks them (DIR under
-	# a 0700 home), the workers run as root instead.
-	user_line="# not root: the workers run as $(id -un)"
-	if [ "$(id -u)" -eq 0 ]; then
-		chmod 711 "$DIR" "$RUN"
-		if setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		    test -x "$RUN" 2>/dev/null; then
-			user_line="user nobody nogroup;"
-		else
-			note "nobody cannot reach $RUN: nginx workers run as root"
-			user_line="user root root;"
-		fi
-	fi
-	sed -e "s|@USER_LINE@|$user_line|" -e "s|@PREFIX@|$PREFIX|g" -e "s|@LOGS@|$LOGS|g" -e "s|@RUN@|$RUN|g" \
-	    -e "s|@TLS@|$TLS|g" -e "s|@PORT@|$PORT|g" \
-	    -e "s|@RLIMIT_NOFILE@|$rlimit|g" -e "s|@WORKER_CONNECTIONS@|$conns|g" \
-	    "$ROOT/nginx/broadway.conf.in" >"$PREFIX/conf/nginx.conf.new"
-	if grep -v '^[[:space:]]*#' "$PREFIX/conf/nginx.conf.new" |
-	    grep '@[A-Z_]*@' >&2; then
-		die "unsubstituted placeholders in nginx.conf"
-	fi
-	mv "$PREFIX/conf/nginx.conf.new" "$PREFIX/conf/nginx.conf"
-}
-
-nginx_start() {
-	local pid old
-	if pid=$(pid_of nginx "$PREFIX/nginx.pid"); then
-		PORT=$(env_old BROADWAY_HTTPS_PORT)
-		[ -n "$PORT" ] || die "nginx runs (pid $pid) but $ENVF has no port; run down first"
-		note "nginx already running (pid $pid, port $PORT)"
-		return 0
-	fi
-	old=$(env_old BROADWAY_HTTPS_PORT)
-	if [ -n "$old" ] && port_free "$old"; then
-		PORT=$old
-	else
-		PORT=$(free_port)
-	fi
-	nginx_conf
-	nginx -t -q -p "$PREFIX" -c "$PREFIX/conf/nginx.conf" -e "$LOGS/error.log" \
-	    >"$LOGS/nginx-test.log" 2>&1 ||
-	    { cat "$LOGS/nginx-test.log" >&2; die "nginx configuration test failed"; }
-	daemon_start "$LOGS/nginx.out" nginx -p "$PREFIX" \
-	    -c "$PREFIX/conf/nginx.conf" -e "$LOGS/error.log" -g 'daemon off;'
-	pid=$DAEMON_PID
-	# nginx writes its pid file a moment after starting.
-	echo "$pid" >"$PREFIX/nginx.pid"
-	http_wait "$pid" || die "nginx did not serve https://127.0.0.1:$PORT"
-	note "nginx running (pid $pid) on https://127.0.0.1:$PORT"
-}
-
-# Wait until nginx answers through TLS and the API answers through
-# nginx (anything but a 502).
-http_wait() {
-	local pid=$1 deadline=$((SECONDS + WAIT_HTTP)) code
-	while :; do
-		if [ -n "$pid" ] && ! alive "$pid"; then
-			log_tail "$LOGS/nginx.out"
-			log_tail "$LOGS/error.log"
-			return 1
-		fi
-		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
-		    --cacert "$TLS/server.crt" "https://127.0.0.1:$PORT/api/v1/" || true)
-		case $code in
-		000 | 502) ;;
-		*) return 0 ;;
-		esac
-		if [ $SECONDS -ge $deadline ]; then
-			note "last HTTP status: $code"
-			log_tail "$LOGS/error.log"
-			log_tail "$LOGS/api.log"
-			return 1
-		fi
-		sleep 0.1
-	done
-}
-
-nginx_stop() {
-	local pid kids
-	if ! pid=$(pid_of nginx "$PREFIX/nginx.pid"); then
-		rm -f "$PREFIX/nginx.pid"
-		return 0
-	fi
-	kids=$(children "$pid")
-	kill -QUIT "$pid" 2>/dev/null || true
-	# shellcheck disable=SC2086
-	wait_gone "$pid" $kids
-	rm -f "$PREFIX/nginx.pid"
-	note "nginx stopped"
-}
-
 # ------------------------------------------------------------ verbs
 
 write_env() {
+	local names
 	(umask 077 && cat >"$ENVF.new" <<-EOF
 		# Written by scripts/stack.sh up $DIR; secrets inside (mode 0600).
 		BROADWAY_URL=https://127.0.0.1:$PORT/api/v1
@@ -608,8 +380,17 @@ write_env() {
 		BROADWAY_HEARTBEAT=$HEARTBEAT
 		BROADWAY_MAX_ATTEMPTS=$MAX_ATTEMPTS
 		BROADWAY_FCGI_CHILDREN=$CHILDREN
+		BROADWAY_WORKER=$WORKER
+		BROADWAY_WORKER_SLOTS=$SLOTS
+		BROADWAY_WORKER_IMAGE=$WORKER_IMAGE
+		BROADWAY_WORKER_LOG=$WDIR/worker.log
 	EOF
 	)
+	# One export line (not KEY=VALUE, which the readers of this file
+	# parse) so that `. stack.env` hands the variables to the programs
+	# started afterwards (broadway-admin reads BROADWAY_DB_*).
+	names=$(sed -n 's/^\(BROADWAY_[A-Z_]*\)=.*/\1/p' "$ENVF.new" | tr '\n' ' ')
+	printf 'export %s\n' "${names% }" >>"$ENVF.new"
 	mv "$ENVF.new" "$ENVF"
 }
 
@@ -625,6 +406,7 @@ cmd_up() {
 	sse_start
 	nginx_start
 	write_env
+	[ "$WORKER" = 1 ] && worker_start
 	note "up in $((SECONDS - t0))s"
 	cat <<-EOF
 		URL:          https://127.0.0.1:$PORT/api/v1
@@ -632,12 +414,20 @@ cmd_up() {
 		admin token:  $DEMO_ADMIN_TOKEN   (course demo)
 		query token:  $DEMO_QUERY_TOKEN   (course demo)
 		cluster token: $CLUSTER_TOKEN
-		stack.env:    $ENVF
+		stack.env:    $ENVF   (. it: it exports the BROADWAY_* variables)
 		try: curl --cacert $TLS/server.crt -H "Authorization: Bearer $DEMO_ADMIN_TOKEN" https://127.0.0.1:$PORT/api/v1/queue/demo/length
 	EOF
+	if [ "$WORKER" = 1 ]; then
+		cat <<-EOF
+			worker:       $WORKER_ID, $SLOTS slots, grades stages with image $WORKER_IMAGE
+			worker log:   tail -f $WDIR/worker.log
+			worker list:  curl --cacert $TLS/server.crt -H "Authorization: Bearer $DEMO_ADMIN_TOKEN" https://127.0.0.1:$PORT/api/v1/worker/demo/all
+		EOF
+	fi
 }
 
 cmd_down() {
+	worker_stop
 	nginx_stop
 	sse_stop
 	api_stop
@@ -668,6 +458,7 @@ cmd_status() {
 	else
 		echo "nginx         stopped"; rc=1
 	fi
+	worker_status || rc=1
 	return $rc
 }
 
@@ -682,9 +473,16 @@ api_ready() {
 [ $# -eq 2 ] || usage
 VERB=$1
 case $VERB in
-up | down | restart-db | kill-api | stop-api | start-api | restart-sse | status) ;;
+up | down | restart-db | kill-api | stop-api | start-api | restart-sse | status | \
+    start-worker | stop-worker) ;;
 *) usage ;;
 esac
+# shellcheck source=scripts/stack-api.sh
+. "$ROOT/scripts/stack-api.sh"
+# shellcheck source=scripts/stack-nginx.sh
+. "$ROOT/scripts/stack-nginx.sh"
+# shellcheck source=scripts/stack-worker.sh
+. "$ROOT/scripts/stack-worker.sh"
 setup_paths "$2"
 load_settings
 
@@ -699,5 +497,7 @@ start-api)	DB_PASSWORD=$(cat "$SECRETS/db.password" 2>/dev/null) ||
 		api_start; sse_start; api_ready ;;
 restart-sse)	sse_stop; sse_start ;;
 status)		cmd_status ;;
+start-worker)	worker_start ;;
+stop-worker)	worker_stop ;;
 *)		usage ;;
 esac

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Unit tests (the binaries given), then the integration suite, then
-# exactly one final line "N passed, N failed" summed over both.
+# Unit tests (the binaries given), the integration suite, then the
+# README's walkthrough on its own fresh stack, then exactly one final
+# line "N passed, N failed" summed over all three.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +30,9 @@ add unit
 echo "==== integration tests"
 "$ROOT/scripts/run-integration.sh" 2>&1 | tee "$out"
 add integration
+echo "==== README walkthrough"
+python3 "$ROOT/tests/readme/walkthrough.py" 2>&1 | tee "$out"
+add readme
 echo "==== total"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

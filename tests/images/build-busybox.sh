@@ -3,7 +3,9 @@
 # (no registry is reachable).  Usage:
 #   tests/images/build-busybox.sh STOREDIR [IMAGE]
 # Creates STOREDIR/storage.conf (from worker/storage.conf.in) if missing and
-# imports IMAGE (default localhost/bb:1).  Prints the two env lines to use:
+# imports IMAGE (default localhost/bb:1) unless the store has it already
+# (scripts/stack-worker.sh builds its worker's image with this too).
+# Prints the two env lines to use:
 #   CONTAINERS_CONF=...  CONTAINERS_STORAGE_CONF=...
 set -eu
 
@@ -24,6 +26,11 @@ fi
 CONTAINERS_CONF="$root/worker/containers.conf"
 CONTAINERS_STORAGE_CONF="$conf"
 export CONTAINERS_CONF CONTAINERS_STORAGE_CONF
+
+# A stack's worker and the tests may build into one store at once: the
+# second waits here and then finds the image.
+exec 9>"$store/.busybox-image.lock"
+flock 9
 
 if podman image exists "$image"; then
 	echo "CONTAINERS_CONF=$CONTAINERS_CONF"
