@@ -33,10 +33,32 @@ api_start() {
 	note "broadway-fcgi running ($CHILDREN children of multiwatch pid $pid)"
 }
 
+# broadway-fcgi processes of this stack (told apart by the database
+# socket in their environment) that lost their multiwatch to a SIGKILL:
+# they keep their database connections and wait on a socket that is
+# gone.
+api_orphans() {
+	local pid ppid
+	for pid in $(pgrep -x broadway-fcgi); do
+		ppid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || continue
+		[ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = multiwatch ] && continue
+		tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null |
+		    grep -qxF "BROADWAY_DB_SOCKET=$DB_SOCK" && echo "$pid"
+	done
+	return 0
+}
+
 api_stop() {
 	local pid kids
 	if ! pid=$(pid_of multiwatch "$RUN/api.pid"); then
 		rm -f "$RUN/api.pid" "$RUN/api.sock"
+		kids=$(api_orphans)
+		[ -n "$kids" ] || return 0
+		note "stopping orphaned broadway-fcgi: $(echo "$kids" | tr '\n' ' ')"
+		# shellcheck disable=SC2086
+		kill -TERM $kids 2>/dev/null || true
+		# shellcheck disable=SC2086
+		wait_gone $kids
 		return 0
 	fi
 	kids=$(children "$pid")

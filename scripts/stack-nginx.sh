@@ -11,13 +11,64 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
 }
 
+# Can nginx listen on PORT?  Probed the way nginx binds, with
+# SO_REUSEADDR: without it the TIME-WAIT sockets a killed nginx leaves
+# behind make a free port look taken, and the stack moved to another
+# port that no worker knew about.
 port_free() {
 	python3 -c 'import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.listen(1)
 except OSError:
     sys.exit(1)' "$1"
+}
+
+# Orphaned nginx workers listening on PORT: after a SIGKILL of the
+# master its workers live on, holding the port and serving the old
+# configuration.  Only workers whose master is gone: a live nginx on
+# this port (another stack's, if it took the port after ours stopped)
+# is left alone.
+nginx_orphans() {
+	local pid ppid
+	for pid in $(ss -Hltnp "( sport = :$1 )" 2>/dev/null | grep -o 'pid=[0-9]*' |
+	    tr -dc '0-9\n' | sort -u); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = nginx ] || continue
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '^nginx: worker process' ||
+		    continue
+		ppid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null) || continue
+		[ "$(cat "/proc/$ppid/comm" 2>/dev/null)" = nginx ] && continue
+		echo "$pid"
+	done
+	return 0
+}
+
+# The port for a new nginx: the recorded one while it can be had.  For
+# a restart (keep = 1) nothing else will do: workers know only that
+# URL; wait for it a while, then fail.  For up, a port taken by someone
+# else moves the stack (the local worker's config is rewritten).
+nginx_port() {
+	local keep=$1 old deadline
+	old=$(env_old BROADWAY_HTTPS_PORT)
+	if [ -z "$old" ]; then
+		[ "$keep" = 1 ] && die "no port recorded in $ENVF (run up first)"
+		PORT=$(free_port)
+		return 0
+	fi
+	deadline=$((SECONDS + WAIT_HTTP))
+	until port_free "$old"; do
+		if [ "$keep" != 1 ]; then
+			PORT=$(free_port)
+			note "port $old is taken: the stack moves to port $PORT"
+			return 0
+		fi
+		[ $SECONDS -ge $deadline ] &&
+		    die "port $old is taken ($(ss -Hltnp "( sport = :$old )" 2>/dev/null | tr -s ' '))"
+		sleep 0.1
+	done
+	PORT=$old
 }
 
 # ------------------------------------------------------------ TLS
@@ -71,20 +122,16 @@ nginx_conf() {
 	mv "$PREFIX/conf/nginx.conf.new" "$PREFIX/conf/nginx.conf"
 }
 
+# nginx_start [keep]: keep = 1 for a restart, which must not move.
 nginx_start() {
-	local pid old
+	local pid
 	if pid=$(pid_of nginx "$PREFIX/nginx.pid"); then
 		PORT=$(env_old BROADWAY_HTTPS_PORT)
 		[ -n "$PORT" ] || die "nginx runs (pid $pid) but $ENVF has no port; run down first"
 		note "nginx already running (pid $pid, port $PORT)"
 		return 0
 	fi
-	old=$(env_old BROADWAY_HTTPS_PORT)
-	if [ -n "$old" ] && port_free "$old"; then
-		PORT=$old
-	else
-		PORT=$(free_port)
-	fi
+	nginx_port "${1:-0}"
 	nginx_conf
 	nginx -t -q -p "$PREFIX" -c "$PREFIX/conf/nginx.conf" -e "$LOGS/error.log" \
 	    >"$LOGS/nginx-test.log" 2>&1 ||
@@ -125,15 +172,23 @@ http_wait() {
 }
 
 nginx_stop() {
-	local pid kids
-	if ! pid=$(pid_of nginx "$PREFIX/nginx.pid"); then
-		rm -f "$PREFIX/nginx.pid"
-		return 0
+	local pid kids port
+	port=$(env_old BROADWAY_HTTPS_PORT)
+	if pid=$(pid_of nginx "$PREFIX/nginx.pid"); then
+		kids=$(children "$pid")
+		kill -QUIT "$pid" 2>/dev/null || true
+		# shellcheck disable=SC2086
+		wait_gone "$pid" $kids
+		note "nginx stopped"
 	fi
-	kids=$(children "$pid")
-	kill -QUIT "$pid" 2>/dev/null || true
-	# shellcheck disable=SC2086
-	wait_gone "$pid" $kids
 	rm -f "$PREFIX/nginx.pid"
-	note "nginx stopped"
+	# Workers of a master that was killed: nobody else stops them.
+	[ -n "$port" ] || return 0
+	kids=$(nginx_orphans "$port")
+	[ -n "$kids" ] || return 0
+	note "stopping orphaned nginx processes on port $port: $(echo "$kids" | tr '\n' ' ')"
+	# shellcheck disable=SC2086
+	kill -TERM $kids 2>/dev/null || true
+	# shellcheck disable=SC2086
+	wait_gone $kids
 }

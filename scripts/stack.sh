@@ -14,6 +14,9 @@
 #   stack.sh status DIR	show what runs (exit 1 if anything is down)
 #   stack.sh start-worker DIR	start the local worker (builds its image once)
 #   stack.sh stop-worker DIR	stop it (drain, then force)
+#   stack.sh restart PART DIR	restart one of nginx|fcgi|sse|db|worker, the
+#				others untouched; nginx comes back on the
+#				stack's port (or the restart fails)
 #
 # Environment for up/start-api/restart-sse (defaults in brackets; for
 # start-api and restart-sse what the last up recorded in DIR/stack.env
@@ -43,6 +46,7 @@ note() {
 usage() {
 	cat >&2 <<-EOF
 		usage: stack.sh up|down|restart-db|kill-api|stop-api|start-api|restart-sse|status|start-worker|stop-worker DIR
+		       stack.sh restart nginx|fcgi|sse|db|worker DIR
 		  up DIR           start everything under DIR, write DIR/stack.env
 		  down DIR         stop everything up started
 		  restart-db DIR   restart mariadbd (same socket and data)
@@ -53,6 +57,8 @@ usage() {
 		  status DIR       show what runs (exit 1 if anything is down)
 		  start-worker DIR start the local worker (image built once, cached)
 		  stop-worker DIR  stop the local worker
+		  restart nginx|fcgi|sse|db|worker DIR
+		                   restart one part (also after a kill -9), same port
 		env: BUILD BROADWAY_HEARTBEAT BROADWAY_MAX_ATTEMPTS BROADWAY_FCGI_CHILDREN
 		     BROADWAY_WORKER BROADWAY_WORKER_SLOTS
 	EOF
@@ -404,7 +410,7 @@ cmd_up() {
 	tls_setup
 	api_start
 	sse_start
-	nginx_start
+	nginx_start 0
 	write_env
 	[ "$WORKER" = 1 ] && worker_start
 	note "up in $((SECONDS - t0))s"
@@ -462,6 +468,19 @@ cmd_status() {
 	return $rc
 }
 
+# One part stopped (gracefully if it still runs, its orphans too after a
+# SIGKILL) and started as up did; nothing else is touched.  nginx keeps
+# the recorded port: workers and clients know only that URL.
+cmd_restart() {
+	case $1 in
+	nginx)	nginx_stop; nginx_start 1 ;;
+	fcgi)	api_stop; api_start; api_ready ;;
+	sse)	sse_stop; sse_start; api_ready ;;
+	db)	db_stop; db_start ;;
+	worker)	worker_stop; worker_start ;;
+	esac
+}
+
 # After restarting a part, nginx must still reach the API.
 api_ready() {
 	PORT=$(env_old BROADWAY_HTTPS_PORT)
@@ -470,11 +489,23 @@ api_ready() {
 	http_wait "" || die "the API does not answer through nginx"
 }
 
+# restart PART DIR; every other verb: VERB DIR.
+PART=
+if [ "${1:-}" = restart ]; then
+	[ $# -eq 3 ] || usage
+	PART=$2
+	case $PART in
+	nginx | fcgi | sse | db | worker) ;;
+	*) usage ;;
+	esac
+	shift
+fi
 [ $# -eq 2 ] || usage
 VERB=$1
+[ -n "$PART" ] && VERB=restart
 case $VERB in
 up | down | restart-db | kill-api | stop-api | start-api | restart-sse | status | \
-    start-worker | stop-worker) ;;
+    start-worker | stop-worker | restart) ;;
 *) usage ;;
 esac
 # shellcheck source=scripts/stack-api.sh
@@ -499,5 +530,6 @@ restart-sse)	sse_stop; sse_start ;;
 status)		cmd_status ;;
 start-worker)	worker_start ;;
 stop-worker)	worker_stop ;;
+restart)	cmd_restart "$PART" ;;
 *)		usage ;;
 esac
