@@ -135,3 +135,6 @@ lint:
 
 clean:
 	rm -rf build build-san build-tsan
+
+# make install (PREFIX, DESTDIR, ...): dist/install.mk, docs/deploy.md.
+include dist/install.mk

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Unit tests (the binaries given), the integration suite, then the
-# README's walkthrough on its own fresh stack, then exactly one final
-# line "N passed, N failed" summed over all three.
+# README's walkthrough on its own fresh stack, then the deploy test
+# (make install, the units, docs/deploy.md: tests/deploy/run.py), then
+# exactly one final line "N passed, N failed" summed over all four.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,6 +34,9 @@ add integration
 echo "==== README walkthrough"
 python3 "$ROOT/tests/readme/walkthrough.py" 2>&1 | tee "$out"
 add readme
+echo "==== deploy tests (make install, systemd units, docs/deploy.md)"
+python3 "$ROOT/tests/deploy/run.py" 2>&1 | tee "$out"
+add deploy
 echo "==== total"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
