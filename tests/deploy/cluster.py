@@ -123,7 +123,7 @@ def t_prefix_install(ctx):
 def t_database(ctx):
     """The doc's database SQL, as root, then its migrate command."""
     stack = ctx["top"] + "/stack"
-    env = dict(os.environ, BUILD=ctx["paths"]["sbin"])
+    env = dict(os.environ, BUILD=ctx["paths"]["sbin"], BROADWAY_WORKER="0")
     run([ctx["root"] + "/scripts/stack.sh", "up", stack], env=env)
     ctx["stack"] = stack
     sock = stack + "/run/mysqld.sock"
