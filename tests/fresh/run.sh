@@ -3,7 +3,8 @@
 # pristine Debian 12 minbase root, a clean copy of the tree (tracked files
 # only, no build/ or var/), and inside it what a newcomer runs
 # (tests/fresh/steps.sh): scripts/deps.sh, make all, make unit, make up,
-# make down, one podman container.  Nothing is preinstalled beyond
+# make down, one podman container, the README walkthrough (a run graded
+# by a worker).  Nothing is preinstalled beyond
 # minbase, so a package deps.sh forgets fails the build here.
 #
 # Caches, both under $BROADWAY_FRESH_CACHE [/var/cache/broadway-c]:

@@ -187,4 +187,17 @@ else
 	bad "podman run in the fresh root"
 fi
 
+# 6. A run graded on the fresh machine: the README's walkthrough, on a
+# stack with its worker started as `make up` starts it.
+if [ -f "$R$SRC/tests/readme/walkthrough.py" ]; then
+	step walkthrough 600 'python3 tests/readme/walkthrough.py'
+	rc=$?
+	last=$(tail -n 1 "$LOGS/walkthrough.log")
+	if [ $rc -eq 0 ] && [[ $last =~ ^([1-9][0-9]*)\ passed,\ 0\ failed$ ]]; then
+		ok "the README walkthrough grades a run: $last"
+	else
+		bad "the README walkthrough (exit status $rc): $last"
+	fi
+fi
+
 echo "STEPS DONE"
