@@ -104,11 +104,20 @@ static const char *const auth_sql[AUTH_STMT__MAX] = {
 	"SELECT t.digest, t.kind FROM course c LEFT JOIN api_token t"
 	" ON t.course_id = c.id AND t.revoked_at IS NULL WHERE c.id = ?",
 	/* AUTH_STMT_CLUSTER_TOKENS */
-	"SELECT digest, kind FROM api_token WHERE kind = 2 AND revoked_at IS NULL",
+	"SELECT digest, kind FROM api_token WHERE kind = ? AND revoked_at IS NULL",
 	/* AUTH_STMT_IS_COURSE_TOKEN: only to tell 403 from 401 once the
 	 * constant-time comparison has already failed. */
-	"SELECT 1 FROM api_token WHERE digest = ? AND kind <> 2 AND"
+	"SELECT 1 FROM api_token WHERE digest = ? AND kind <> ? AND"
 	" revoked_at IS NULL LIMIT 1",
+};
+
+struct token_row {	/* AUTH_STMT_COURSE_TOKENS, AUTH_STMT_CLUSTER_TOKENS */
+	struct db_text	 digest;	/* NULL: a course without tokens */
+	int		 kind;
+};
+
+static const struct db_col token_cols[] = {
+	DB_TEXT(struct token_row, digest), DB_INT(struct token_row, kind),
 };
 
 /* 1 if the digest is a live course token, else 0. */
@@ -118,8 +127,8 @@ auth_is_course_token(struct db *db, const unsigned char digest[DIGEST_LEN])
 	struct db_res	*r;
 	int		 found;
 
-	if ((r = db_query(db, auth_sql[AUTH_STMT_IS_COURSE_TOKEN], "b", digest,
-	    (size_t)DIGEST_LEN)) == NULL)
+	if ((r = db_query(db, auth_sql[AUTH_STMT_IS_COURSE_TOKEN], "bi", digest,
+	    (size_t)DIGEST_LEN, (int64_t)TOKEN_CLUSTER)) == NULL)
 		return 0;
 	found = db_res_next(r) == 1;
 	db_res_free(r);
@@ -159,10 +168,9 @@ auth_check(struct db *db, const char *header, const char *course_id,
     enum auth_need need, char *err, size_t errlen)
 {
 	struct db_res	*r;
+	struct token_row t;
 	unsigned char	 want[DIGEST_LEN];
 	char		 tok[TOKEN_MAX + 1];
-	const char	*d;
-	size_t		 dlen;
 	int		 rows = 0, kind = -1, rc;
 
 	if (header == NULL) {
@@ -184,7 +192,8 @@ auth_check(struct db *db, const char *header, const char *course_id,
 		goto decide;
 
 	if (need == AUTH_CLUSTER)
-		r = db_query(db, auth_sql[AUTH_STMT_CLUSTER_TOKENS], "");
+		r = db_query(db, auth_sql[AUTH_STMT_CLUSTER_TOKENS], "i",
+		    (int64_t)TOKEN_CLUSTER);
 	else
 		r = db_query(db, auth_sql[AUTH_STMT_COURSE_TOKENS], "s", course_id);
 	if (r == NULL) {
@@ -193,13 +202,12 @@ auth_check(struct db *db, const char *header, const char *course_id,
 	}
 	/* Look at every row so the time taken does not depend on which
 	 * token matched. */
-	while ((rc = db_res_next(r)) == 1) {
+	while ((rc = DB_ROW(r, token_cols, &t)) == 1) {
 		rows++;
-		d = db_res_str(r, 0, &dlen);
-		if (d == NULL || dlen != DIGEST_LEN)
+		if (t.digest.s == NULL || t.digest.len != DIGEST_LEN)
 			continue;
-		if (CRYPTO_memcmp(d, want, DIGEST_LEN) == 0)
-			kind = (int)db_res_int(r, 1);
+		if (CRYPTO_memcmp(t.digest.s, want, DIGEST_LEN) == 0)
+			kind = t.kind;
 	}
 	db_res_free(r);
 	if (rc == -1) {

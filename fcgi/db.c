@@ -335,7 +335,7 @@ field_is_int(enum enum_field_types t)
 }
 
 static struct db_res *
-db_vquery(struct db *db, const char *sql, const char *fmt, va_list ap)
+db_vquery_once(struct db *db, const char *sql, const char *fmt, va_list ap)
 {
 	struct db_res	*r = NULL;
 	MYSQL_STMT	*st;
@@ -401,6 +401,23 @@ fail:
 	return NULL;
 }
 
+/* A read outside a transaction is safe to repeat once after the
+ * connection was lost (server restart, idle timeout). */
+struct db_res *
+db_vquery(struct db *db, const char *sql, const char *fmt, va_list ap)
+{
+	struct db_res	*r;
+	va_list		 again;
+
+	va_copy(again, ap);
+	r = db_vquery_once(db, sql, fmt, ap);
+	if (r == NULL && !db->in_txn && db_conn_lost(db->last_errno) &&
+	    db_connect(db) == 0)
+		r = db_vquery_once(db, sql, fmt, again);
+	va_end(again);
+	return r;
+}
+
 struct db_res *
 db_query(struct db *db, const char *sql, const char *fmt, ...)
 {
@@ -410,15 +427,6 @@ db_query(struct db *db, const char *sql, const char *fmt, ...)
 	va_start(ap, fmt);
 	r = db_vquery(db, sql, fmt, ap);
 	va_end(ap);
-	/* A read outside a transaction is safe to repeat once after the
-	 * connection was lost (server restart, idle timeout). */
-	if (r == NULL && !db->in_txn && db_conn_lost(db->last_errno)) {
-		if (db_connect(db) == 0) {
-			va_start(ap, fmt);
-			r = db_vquery(db, sql, fmt, ap);
-			va_end(ap);
-		}
-	}
 	return r;
 }
 
@@ -437,6 +445,12 @@ db_res_next(struct db_res *r)
 		if (!r->isint[i] && !r->isnull[i])
 			r->sval[i][r->len[i]] = '\0';
 	return 1;
+}
+
+unsigned
+db_res_cols(const struct db_res *r)
+{
+	return r->ncols;
 }
 
 uint64_t
@@ -490,9 +504,9 @@ db_txn(struct db *db, int (*fn)(struct db *, void *), void *arg)
 		db->in_txn = 1;
 		rc = fn(db, arg);
 		db->in_txn = 0;
-		if (rc == 0) {
+		if (rc == DB_TXN_COMMIT) {
 			if (mysql_commit(db->my) == 0)
-				return 0;
+				return DB_TXN_COMMIT;
 			db->last_errno = mysql_errno(db->my);
 			log_warnx("db commit: %s", mysql_error(db->my));
 			/* A commit lost with the connection may have happened;
@@ -500,16 +514,16 @@ db_txn(struct db *db, int (*fn)(struct db *, void *), void *arg)
 			 * or checked (leases, attempts) so a retry is safe. */
 		} else if (db->my != NULL)
 			mysql_rollback(db->my);
-		if (rc > 0)
-			return rc;
+		if (rc == DB_TXN_ROLLBACK)
+			return DB_TXN_ROLLBACK;
 		if (!db_err_retryable(db->last_errno))
-			return -1;
+			return DB_TXN_FAIL;
 		log_info("db transaction retry %d after error %u", tries + 1,
 		    db->last_errno);
 		if (db->my == NULL || db_conn_lost(db->last_errno))
 			db_connect(db);
 	}
-	return -1;
+	return DB_TXN_FAIL;
 }
 
 int

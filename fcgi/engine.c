@@ -20,6 +20,7 @@ enum engine_stmt {
 	ENG_RUN_FINISH,
 	ENG_RUN_LOCK,
 	ENG_RUN_LOAD,
+	ENG_RUN_STUDENTS,
 	ENG_EVENT_INSERT,
 	ENG_JOB_LOCK,
 	ENG_JOB_REQUEUE,
@@ -39,7 +40,7 @@ enum engine_stmt {
 static const char *const eng_sql[ENG__MAX] = {
 	/* ENG_JOB_INSERT */
 	"INSERT INTO grading_job (public_id, run_id, course_id, kind, state,"
-	" run_env) VALUES (?, ?, ?, ?, 0, ?)",
+	" run_env) VALUES (?, ?, ?, ?, ?, ?)",
 	/* ENG_RUN_SET_STATE */
 	"UPDATE grading_run SET state = ?, students_left = ? WHERE id = ?",
 	/* ENG_RUN_FINISH */
@@ -48,24 +49,25 @@ static const char *const eng_sql[ENG__MAX] = {
 	/* ENG_RUN_LOCK: every job end of a run passes here, one at a time. */
 	"SELECT state, students_left FROM grading_run WHERE id = ? FOR UPDATE",
 	/* ENG_RUN_LOAD */
-	"SELECT config, students_env, post_env, course_id FROM grading_run"
-	" WHERE id = ?",
+	"SELECT config, post_env, course_id FROM grading_run WHERE id = ?",
+	/* ENG_RUN_STUDENTS: read apart, only when the student jobs are made. */
+	"SELECT students_env FROM grading_run WHERE id = ?",
 	/* ENG_EVENT_INSERT */
 	"INSERT INTO job_event (job_id, course_id, state) VALUES (?, ?, ?)",
 	/* ENG_JOB_LOCK */
 	"SELECT run_id, kind, course_id, attempt, state FROM grading_job"
 	" WHERE id = ? FOR UPDATE",
 	/* ENG_JOB_REQUEUE: the job keeps its id, so its old place in line. */
-	"UPDATE grading_job SET state = 0, worker_id = NULL, started_at = NULL"
+	"UPDATE grading_job SET state = ?, worker_id = NULL, started_at = NULL"
 	" WHERE id = ?",
 	/* ENG_JOB_INFRA_FAIL */
-	"UPDATE grading_job SET state = 2, success = 0, infra_failure = 1,"
+	"UPDATE grading_job SET state = ?, success = 0, infra_failure = 1,"
 	" finished_at = CURRENT_TIMESTAMP(6), results = ? WHERE id = ?",
 	/* ENG_LOG_PUT */
 	"INSERT INTO job_log (job_id, stdout, stderr) VALUES (?, ?, ?)"
 	" ON DUPLICATE KEY UPDATE stdout = VALUES(stdout), stderr = VALUES(stderr)",
 	/* ENG_WORKER_JOBS */
-	"SELECT id FROM grading_job WHERE worker_id = ? AND state = 1",
+	"SELECT id FROM grading_job WHERE worker_id = ? AND state = ?",
 	/* ENG_SWEEP_GAP: microseconds since the last sweep, without a lock. */
 	"SELECT TIMESTAMPDIFF(MICROSECOND, last_sweep, CURRENT_TIMESTAMP(6))"
 	" FROM scheduler WHERE id = 1",
@@ -138,8 +140,8 @@ job_insert_one(struct db *db, uint64_t run_id, const char *course, int kind,
 	    jsonx_dump(run_env) : strdup("{}");
 	if (env == NULL)
 		return -1;
-	rc = db_exec(db, eng_sql[ENG_JOB_INSERT], NULL, "sisis", pid,
-	    (int64_t)run_id, course, (int64_t)kind, env);
+	rc = db_exec(db, eng_sql[ENG_JOB_INSERT], NULL, "sisiis", pid,
+	    (int64_t)run_id, course, (int64_t)kind, (int64_t)JOB_QUEUED, env);
 	free(env);
 	return rc;
 }
@@ -153,7 +155,7 @@ job_insert_students(struct db *db, uint64_t run_id, const char *course,
 	char		(*pids)[PUBLIC_ID_LEN + 1] = NULL;
 	const char	**pidp = NULL, **coursep = NULL;
 	char		**envs = NULL;
-	int64_t		*runs = NULL, *kinds = NULL;
+	int64_t		*runs = NULL, *kinds = NULL, *states = NULL;
 	int		 rc = -1;
 
 	pids = calloc(BULK_ROWS, sizeof(*pids));
@@ -162,7 +164,8 @@ job_insert_students(struct db *db, uint64_t run_id, const char *course,
 	envs = calloc(BULK_ROWS, sizeof(*envs));
 	runs = calloc(BULK_ROWS, sizeof(*runs));
 	kinds = calloc(BULK_ROWS, sizeof(*kinds));
-	if (!pids || !pidp || !coursep || !envs || !runs || !kinds)
+	states = calloc(BULK_ROWS, sizeof(*states));
+	if (!pids || !pidp || !coursep || !envs || !runs || !kinds || !states)
 		goto out;
 	for (base = 0; base < n; base += BULK_ROWS) {
 		cnt = n - base < BULK_ROWS ? n - base : BULK_ROWS;
@@ -173,13 +176,15 @@ job_insert_students(struct db *db, uint64_t run_id, const char *course,
 			coursep[k] = course;
 			runs[k] = (int64_t)run_id;
 			kinds[k] = JOB_KIND_STUDENT;
+			states[k] = JOB_QUEUED;
 			free(envs[k]);
 			envs[k] = jsonx_dump(json_array_get(students, base + k));
 			if (envs[k] == NULL)
 				goto out;
 		}
-		if (db_exec_bulk(db, eng_sql[ENG_JOB_INSERT], cnt, "sisis",
-		    pidp, runs, coursep, kinds, (const char *const *)envs) == -1)
+		if (db_exec_bulk(db, eng_sql[ENG_JOB_INSERT], cnt, "sisiis",
+		    pidp, runs, coursep, kinds, states,
+		    (const char *const *)envs) == -1)
 			goto out;
 	}
 	rc = 0;
@@ -193,6 +198,7 @@ out:
 	free(envs);
 	free(runs);
 	free(kinds);
+	free(states);
 	return rc;
 }
 
@@ -217,12 +223,21 @@ engine_run_begin(struct db *db, uint64_t run_id, const char *course,
 	return engine_queued(db, course);
 }
 
-/* What a transition needs from the run row, parsed. */
+/* ENG_RUN_LOAD: what a transition needs from the run row, parsed. */
 struct run_row {
-	json_t	*config;
-	json_t	*students;
-	json_t	*post_env;
-	char	 course[ID_MAX + 1];
+	json_t		*config;
+	json_t		*post_env;
+	char		 course[ID_MAX + 1];
+	json_t		*students;	/* ENG_RUN_STUDENTS, if asked for */
+};
+
+static const struct db_col run_row_cols[] = {
+	DB_JSON(struct run_row, config), DB_JSON(struct run_row, post_env),
+	DB_STR(struct run_row, course),
+};
+
+static const struct db_col run_students_cols[] = {
+	DB_JSON(struct run_row, students),
 };
 
 static void
@@ -233,36 +248,24 @@ run_row_free(struct run_row *rr)
 	json_decref(rr->post_env);
 }
 
+/* 0, or -1 with nothing to free. */
 static int
-run_row_load(struct db *db, uint64_t run_id, struct run_row *rr, int want_students)
+run_row_load(struct db *db, uint64_t run_id, struct run_row *rr,
+    int want_students)
 {
-	struct db_res	*res;
-	const char	*s;
-	size_t		 len;
-	int		 rc = -1;
+	int		 rc;
 
 	memset(rr, 0, sizeof(*rr));
-	if ((res = db_query(db, eng_sql[ENG_RUN_LOAD], "i", (int64_t)run_id)) == NULL)
-		return -1;
-	if (db_res_next(res) != 1)
-		goto out;
-	if ((s = db_res_str(res, 0, &len)) == NULL ||
-	    (rr->config = json_loadb(s, len, 0, NULL)) == NULL)
-		goto out;
-	if (want_students && ((s = db_res_str(res, 1, &len)) == NULL ||
-	    (rr->students = json_loadb(s, len, 0, NULL)) == NULL))
-		goto out;
-	if ((s = db_res_str(res, 2, &len)) != NULL)
-		rr->post_env = json_loadb(s, len, 0, NULL);
-	if ((s = db_res_str(res, 3, NULL)) == NULL ||
-	    copy_str(rr->course, sizeof(rr->course), s) == -1)
-		goto out;
-	rc = 0;
-out:
-	db_res_free(res);
-	if (rc == -1)
-		run_row_free(rr);
-	return rc;
+	rc = DB_QUERY_ROW(db, eng_sql[ENG_RUN_LOAD], run_row_cols, rr, "i",
+	    (int64_t)run_id);
+	if (rc == 1 && rr->config != NULL && want_students &&
+	    (rc = DB_QUERY_ROW(db, eng_sql[ENG_RUN_STUDENTS], run_students_cols,
+	    rr, "i", (int64_t)run_id)) == 1 && rr->students == NULL)
+		rc = -1;
+	if (rc == 1 && rr->config != NULL)
+		return 0;
+	run_row_free(rr);
+	return -1;
 }
 
 static int
@@ -324,30 +327,34 @@ run_pre_done(struct db *db, uint64_t run_id, int success)
  * student jobs at once are serialised here: only the one that takes
  * students_left to zero starts post-processing.
  */
+struct run_lock_row {
+	int64_t		 state;
+	int64_t		 left;
+};
+
+static const struct db_col run_lock_cols[] = {	/* ENG_RUN_LOCK */
+	DB_INT(struct run_lock_row, state), DB_INT(struct run_lock_row, left),
+};
+
 int
 engine_job_ended(struct db *db, uint64_t run_id, int kind, int success)
 {
-	struct db_res	*res;
-	int64_t		 state, left;
+	struct run_lock_row	 run;
+	int			 rc;
 
-	if ((res = db_query(db, eng_sql[ENG_RUN_LOCK], "i", (int64_t)run_id)) == NULL)
+	rc = DB_QUERY_ROW(db, eng_sql[ENG_RUN_LOCK], run_lock_cols, &run, "i",
+	    (int64_t)run_id);
+	if (rc != 1)
 		return -1;
-	if (db_res_next(res) != 1) {
-		db_res_free(res);
-		return -1;
-	}
-	state = db_res_int(res, 0);
-	left = db_res_int(res, 1);
-	db_res_free(res);
-	if (state == RUN_FINISHED || state == RUN_FAILED)
+	if (run.state == RUN_FINISHED || run.state == RUN_FAILED)
 		return 0;
 	switch (kind) {
 	case JOB_KIND_PRE:
 		return run_pre_done(db, run_id, success);
 	case JOB_KIND_STUDENT:
-		if (left > 1)
+		if (run.left > 1)
 			return db_exec(db, eng_sql[ENG_RUN_SET_STATE], NULL,
-			    "iii", state, left - 1, (int64_t)run_id);
+			    "iii", run.state, run.left - 1, (int64_t)run_id);
 		return run_students_done(db, run_id);
 	case JOB_KIND_POST:
 		return run_finish(db, run_id, success ? RUN_FINISHED : RUN_FAILED);
@@ -356,91 +363,109 @@ engine_job_ended(struct db *db, uint64_t run_id, int kind, int success)
 	}
 }
 
+struct job_lock_row {
+	int64_t		 run_id;
+	int		 kind;
+	char		 course[ID_MAX + 1];
+	int64_t		 attempt;
+	int		 state;
+};
+
+static const struct db_col job_lock_cols[] = {	/* ENG_JOB_LOCK */
+	DB_INT(struct job_lock_row, run_id), DB_INT(struct job_lock_row, kind),
+	DB_STR(struct job_lock_row, course),
+	DB_INT(struct job_lock_row, attempt),
+	DB_INT(struct job_lock_row, state),
+};
+
 int
 engine_job_lost(struct db *db, uint64_t job_id)
 {
-	struct db_res	*res;
-	char		 course[ID_MAX + 1], results[512], msg[256];
-	int64_t		 run_id, kind, attempt, state;
-	int		 rc = -1;
+	struct job_lock_row	 job;
+	char			 results[512], msg[256];
+	int			 rc;
 
-	if ((res = db_query(db, eng_sql[ENG_JOB_LOCK], "i", (int64_t)job_id)) == NULL)
-		return -1;
-	if (db_res_next(res) != 1) {
-		db_res_free(res);
+	rc = DB_QUERY_ROW(db, eng_sql[ENG_JOB_LOCK], job_lock_cols, &job, "i",
+	    (int64_t)job_id);
+	if (rc != 1)
+		return rc;
+	if (job.state != JOB_STARTED)
 		return 0;
-	}
-	run_id = db_res_int(res, 0);
-	kind = db_res_int(res, 1);
-	copy_str(course, sizeof(course), db_res_str(res, 2, NULL));
-	attempt = db_res_int(res, 3);
-	state = db_res_int(res, 4);
-	db_res_free(res);
-	if (state != JOB_STARTED)
-		return 0;
-	if (attempt < engine_conf.max_attempts) {
+	if (job.attempt < engine_conf.max_attempts) {
 		log_info("job %llu requeued after attempt %lld",
-		    (unsigned long long)job_id, (long long)attempt);
-		if (db_exec(db, eng_sql[ENG_JOB_REQUEUE], NULL, "i",
-		    (int64_t)job_id) == -1)
+		    (unsigned long long)job_id, (long long)job.attempt);
+		if (db_exec(db, eng_sql[ENG_JOB_REQUEUE], NULL, "ii",
+		    (int64_t)JOB_QUEUED, (int64_t)job_id) == -1)
 			return -1;
-		return engine_event(db, job_id, course, JOB_QUEUED);
+		return engine_event(db, job_id, job.course, JOB_QUEUED);
 	}
 	snprintf(msg, sizeof(msg), "infrastructure failure: the worker running"
 	    " this job was lost %lld times; the submission was not at fault",
-	    (long long)attempt);
+	    (long long)job.attempt);
 	snprintf(results, sizeof(results), "[{\"result\":\"%s\","
 	    "\"infrastructure_failure\":true}]", msg);
 	log_info("job %llu failed: %s", (unsigned long long)job_id, msg);
-	if (db_exec(db, eng_sql[ENG_JOB_INFRA_FAIL], NULL, "si", results,
-	    (int64_t)job_id) == -1 ||
+	if (db_exec(db, eng_sql[ENG_JOB_INFRA_FAIL], NULL, "isi",
+	    (int64_t)JOB_FAILED, results, (int64_t)job_id) == -1 ||
 	    engine_log_put(db, job_id, "", 0, msg, strlen(msg)) == -1 ||
-	    engine_event(db, job_id, course, JOB_FAILED) == -1 ||
-	    engine_job_ended(db, (uint64_t)run_id, (int)kind, 0) == -1)
-		goto out;
-	rc = 0;
-out:
-	return rc;
+	    engine_event(db, job_id, job.course, JOB_FAILED) == -1 ||
+	    engine_job_ended(db, (uint64_t)job.run_id, job.kind, 0) == -1)
+		return -1;
+	return 0;
 }
+
+struct id_row {
+	int64_t		 id;
+};
+
+static const struct db_col id_cols[] = {	/* ENG_WORKER_JOBS */
+	DB_INT(struct id_row, id),
+};
 
 int
 engine_worker_lost(struct db *db, const char *worker_id)
 {
 	struct db_res	*res;
-	int64_t		 ids[64];
+	struct id_row	 ids[64];
 	size_t		 n = 0, i;
 	int		 more;
 
 	/* A worker holds at most its slots (<= 64) jobs. */
 	do {
-		if ((res = db_query(db, eng_sql[ENG_WORKER_JOBS], "s",
-		    worker_id)) == NULL)
+		if ((res = db_query(db, eng_sql[ENG_WORKER_JOBS], "si",
+		    worker_id, (int64_t)JOB_STARTED)) == NULL)
 			return -1;
 		n = 0;
-		while (n < 64 && db_res_next(res) == 1)
-			ids[n++] = db_res_int(res, 0);
+		while (n < 64 && DB_ROW(res, id_cols, &ids[n]) == 1)
+			n++;
 		more = db_res_rows(res) > n;
 		db_res_free(res);
 		for (i = 0; i < n; i++)
-			if (engine_job_lost(db, (uint64_t)ids[i]) == -1)
+			if (engine_job_lost(db, (uint64_t)ids[i].id) == -1)
 				return -1;
 	} while (more);
 	return 0;
 }
 
+struct worker_id_row {
+	char		 id[ID_MAX + 1];
+};
+
+static const struct db_col worker_id_cols[] = {	/* ENG_SWEEP_DEAD */
+	DB_STR(struct worker_id_row, id),
+};
+
 static int
 sweep_txn(struct db *db, void *arg)
 {
-	struct db_res	*res;
-	char		 ids[SWEEP_MAX][ID_MAX + 1];
-	int64_t		 gap;
-	size_t		 n = 0, i;
+	struct db_res		*res;
+	struct worker_id_row	 ids[SWEEP_MAX];
+	int64_t			 gap = 0;
+	size_t			 n = 0, i;
 
 	(void)arg;
-	if ((res = db_query(db, eng_sql[ENG_SWEEP_GAP_LOCK], "")) == NULL)
+	if (db_query_int(db, eng_sql[ENG_SWEEP_GAP_LOCK], &gap, "") == -1)
 		return -1;
-	gap = db_res_next(res) == 1 ? db_res_int(res, 0) : 0;
-	db_res_free(res);
 	if (gap < 1000000)
 		return 0;
 	if (db_exec(db, eng_sql[ENG_SWEEP_STAMP], NULL, "") == -1)
@@ -458,14 +483,15 @@ sweep_txn(struct db *db, void *arg)
 	if ((res = db_query(db, eng_sql[ENG_SWEEP_DEAD], "i",
 	    engine_conf.allowance_s * 1000000)) == NULL)
 		return -1;
-	while (n < SWEEP_MAX && db_res_next(res) == 1)
-		copy_str(ids[n++], sizeof(ids[0]), db_res_str(res, 0, NULL));
+	while (n < SWEEP_MAX && DB_ROW(res, worker_id_cols, &ids[n]) == 1)
+		n++;
 	db_res_free(res);
 	for (i = 0; i < n; i++) {
-		log_info("worker %s silent past %llds: marked dead", ids[i],
+		log_info("worker %s silent past %llds: marked dead", ids[i].id,
 		    (long long)engine_conf.allowance_s);
-		if (db_exec(db, eng_sql[ENG_WORKER_KILL], NULL, "s", ids[i]) == -1 ||
-		    engine_worker_lost(db, ids[i]) == -1)
+		if (db_exec(db, eng_sql[ENG_WORKER_KILL], NULL, "s",
+		    ids[i].id) == -1 ||
+		    engine_worker_lost(db, ids[i].id) == -1)
 			return -1;
 	}
 	return db_exec(db, eng_sql[ENG_EVENT_PRUNE], NULL, "");
@@ -474,14 +500,11 @@ sweep_txn(struct db *db, void *arg)
 void
 engine_sweep(struct db *db)
 {
-	struct db_res	*res;
-	int64_t		 gap;
+	int64_t		 gap = 0;
 
 	/* The cheap unlocked look keeps the common case to one PK read. */
-	if ((res = db_query(db, eng_sql[ENG_SWEEP_GAP], "")) == NULL)
+	if (db_query_int(db, eng_sql[ENG_SWEEP_GAP], &gap, "") == -1)
 		return;
-	gap = db_res_next(res) == 1 ? db_res_int(res, 0) : 0;
-	db_res_free(res);
 	if (gap < 1000000)
 		return;
 	if (db_txn(db, sweep_txn, NULL) == -1)

@@ -2,10 +2,10 @@
 #define BW_ENGINE_H
 
 /*
- * The run engine: the run state machine, leases and the dead-worker
- * sweep.  Shared by broadway-fcgi (on every state change) and
- * broadway-sse (which sweeps once a second, so a dead worker's jobs are
- * requeued even when no other worker calls in).
+ * The run engine: the run state machine, leases, claim scheduling
+ * (claim.c) and the dead-worker sweep.  Shared by broadway-fcgi (on
+ * every state change) and broadway-sse (which sweeps once a second, so
+ * a dead worker's jobs are requeued even when no other worker calls in).
  */
 
 #include <stddef.h>
@@ -41,6 +41,28 @@ int	 engine_worker_lost(struct db *, const char *worker_id);
  * (written by the engine once per batch of new jobs) means "work was
  * queued in this course". */
 int	 engine_event(struct db *, uint64_t job_id, const char *course, int state);
+
+/* The worker called in (alive, last seen now); *affected 0: unknown. */
+int	 engine_worker_seen(struct db *, const char *worker, uint64_t *affected);
+
+/* claim.c: a worker with a free slot asks for a job. */
+enum claim_outcome {
+	CLAIM_NONE = 0,		/* nothing queued, or every slot is busy */
+	CLAIM_LEASED,		/* job holds the lease */
+	CLAIM_UNKNOWN_WORKER,	/* not registered */
+	CLAIM__MAX
+};
+
+struct claim {
+	const char	*worker;
+	const json_t	*running;	/* job ids the worker says it runs,
+					 * or NULL */
+	enum claim_outcome outcome;
+	json_t		*job;		/* CLAIM_LEASED: the caller's */
+};
+
+/* Its own transaction: 0 with cl->outcome, or -1 (database error). */
+int	 engine_claim(struct db *, struct claim *cl);
 
 /* The logs of a job, replacing any stored before. */
 int	 engine_log_put(struct db *, uint64_t job_id, const char *out,

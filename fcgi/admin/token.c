@@ -44,8 +44,8 @@ static const char *const tok_sql[TOK__MAX] = {
 	"SELECT 1 FROM course WHERE id = ?",
 	/* TOK_COURSE_LIST */
 	"SELECT c.id,"
-	" SUM(t.kind = 0 AND t.revoked_at IS NULL),"
-	" SUM(t.kind = 1 AND t.revoked_at IS NULL)"
+	" SUM(t.kind = ? AND t.revoked_at IS NULL),"
+	" SUM(t.kind = ? AND t.revoked_at IS NULL)"
 	" FROM course c LEFT JOIN api_token t ON t.course_id = c.id"
 	" GROUP BY c.id ORDER BY c.id",
 	/* TOK_FIND: an active token of this kind and course (NULL-safe). */
@@ -70,21 +70,56 @@ static const char *const tok_sql[TOK__MAX] = {
 	"SELECT revoked_at IS NOT NULL FROM api_token WHERE id = ?",
 	/* TOK_COURSE_ACTIVE: a course's active admin and query tokens. */
 	"SELECT id, digest, kind FROM api_token WHERE course_id = ?"
-	" AND kind IN (0, 1) AND revoked_at IS NULL",
+	" AND kind IN (?, ?) AND revoked_at IS NULL",
+};
+
+struct course_row {		/* TOK_COURSE_LIST */
+	char		 id[ID_MAX + 1];
+	int64_t		 admin_tokens;
+	int64_t		 query_tokens;
+};
+
+static const struct db_col course_cols[] = {
+	DB_STR(struct course_row, id), DB_INT(struct course_row, admin_tokens),
+	DB_INT(struct course_row, query_tokens),
+};
+
+struct token_row {		/* TOK_LIST_ALL, TOK_LIST_COURSE */
+	int64_t		 id;
+	int		 kind;
+	char		 course[ID_MAX + 1];	/* "" for a cluster token */
+	char		 label[4 * LABEL_MAX + 1];	/* utf8mb4 */
+	char		 digest_hex[9];
+	char		 created[32];
+	char		 revoked[32];		/* "" if active */
+};
+
+static const struct db_col token_cols[] = {
+	DB_INT(struct token_row, id), DB_INT(struct token_row, kind),
+	DB_STR_OPT(struct token_row, course), DB_STR(struct token_row, label),
+	DB_STR(struct token_row, digest_hex),
+	DB_STR(struct token_row, created),
+	DB_STR_OPT(struct token_row, revoked),
+};
+
+struct active_row {		/* TOK_COURSE_ACTIVE */
+	int64_t		 id;
+	struct db_text	 digest;
+	int		 kind;
+};
+
+static const struct db_col active_cols[] = {
+	DB_INT(struct active_row, id), DB_TEXT(struct active_row, digest),
+	DB_INT(struct active_row, kind),
 };
 
 /* 1 exists, 0 not, -1 error. */
 static int
 course_exists(struct db *db, const char *course)
 {
-	struct db_res	*r;
-	int		 rc;
+	int64_t		 one;
 
-	if ((r = db_query(db, tok_sql[TOK_COURSE_EXISTS], "s", course)) == NULL)
-		return -1;
-	rc = db_res_next(r);
-	db_res_free(r);
-	return rc;
+	return db_query_int(db, tok_sql[TOK_COURSE_EXISTS], &one, "s", course);
 }
 
 int
@@ -117,18 +152,20 @@ int
 admin_course_list(struct db *db, int argc, char **argv)
 {
 	struct db_res	*r;
+	struct course_row c;
 	int		 st;
 
 	(void)argc;
 	(void)argv;
-	if ((r = db_query(db, tok_sql[TOK_COURSE_LIST], "")) == NULL) {
+	if ((r = db_query(db, tok_sql[TOK_COURSE_LIST], "ii",
+	    (int64_t)TOKEN_ADMIN, (int64_t)TOKEN_QUERY)) == NULL) {
 		admin_err("cannot list courses");
 		return 1;
 	}
 	printf("COURSE\tADMIN_TOKENS\tQUERY_TOKENS\n");
-	while ((st = db_res_next(r)) == 1)
-		printf("%s\t%lld\t%lld\n", db_res_str(r, 0, NULL),
-		    (long long)db_res_int(r, 1), (long long)db_res_int(r, 2));
+	while ((st = DB_ROW(r, course_cols, &c)) == 1)
+		printf("%s\t%lld\t%lld\n", c.id, (long long)c.admin_tokens,
+		    (long long)c.query_tokens);
 	db_res_free(r);
 	return st == 0 ? 0 : 1;
 }
@@ -146,15 +183,12 @@ token_put(struct db *db, const char *tok, int kind, const char *course,
     const char *label)
 {
 	unsigned char	 dg[DIGEST_LEN];
-	struct db_res	*r;
+	int64_t		 id;
 	int		 st;
 
 	token_digest(tok, dg);
-	if ((r = db_query(db, tok_sql[TOK_FIND], "bis", dg, sizeof(dg),
-	    (int64_t)kind, course)) == NULL)
-		return -1;
-	st = db_res_next(r);
-	db_res_free(r);
+	st = db_query_int(db, tok_sql[TOK_FIND], &id, "bis", dg, sizeof(dg),
+	    (int64_t)kind, course);
 	if (st != 0)
 		return st == 1 ? 0 : -1;
 	if (db_exec(db, tok_sql[TOK_INSERT], NULL, "biss", dg, sizeof(dg),
@@ -241,7 +275,7 @@ int
 admin_token_list(struct db *db, int argc, char **argv)
 {
 	struct db_res	*r;
-	const char	*c, *rev;
+	struct token_row t;
 	int		 st;
 
 	if (argc == 1) {
@@ -257,16 +291,11 @@ admin_token_list(struct db *db, int argc, char **argv)
 		return 1;
 	}
 	printf("ID\tKIND\tCOURSE\tDIGEST\tCREATED\tREVOKED\tLABEL\n");
-	while ((st = db_res_next(r)) == 1) {
-		c = db_res_str(r, 2, NULL);
-		rev = db_res_str(r, 6, NULL);
-		printf("%lld\t%s\t%s\t%s\t%s\t%s\t%s\n",
-		    (long long)db_res_int(r, 0),
-		    token_kind_name((int)db_res_int(r, 1)),
-		    c != NULL ? c : "-", db_res_str(r, 4, NULL),
-		    db_res_str(r, 5, NULL), rev != NULL ? rev : "-",
-		    db_res_str(r, 3, NULL));
-	}
+	while ((st = DB_ROW(r, token_cols, &t)) == 1)
+		printf("%lld\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)t.id,
+		    token_kind_name(t.kind), t.course[0] ? t.course : "-",
+		    t.digest_hex, t.created, t.revoked[0] ? t.revoked : "-",
+		    t.label);
 	db_res_free(r);
 	return st == 0 ? 0 : 1;
 }
@@ -274,10 +303,9 @@ admin_token_list(struct db *db, int argc, char **argv)
 int
 admin_token_revoke(struct db *db, int argc, char **argv)
 {
-	struct db_res	*r;
 	uint64_t	 n = 0;
-	int64_t		 id;
-	int		 st, revoked = 0;
+	int64_t		 id, revoked = 0;
+	int		 st;
 
 	(void)argc;
 	if (parse_int64(argv[0], 1, INT64_MAX, &id) == -1) {
@@ -292,12 +320,8 @@ admin_token_revoke(struct db *db, int argc, char **argv)
 		printf("revoked %lld\n", (long long)id);
 		return 0;
 	}
-	if ((r = db_query(db, tok_sql[TOK_GET], "i", id)) == NULL)
+	if ((st = db_query_int(db, tok_sql[TOK_GET], &revoked, "i", id)) == -1)
 		return 1;
-	st = db_res_next(r);
-	if (st == 1)
-		revoked = (int)db_res_int(r, 0);
-	db_res_free(r);
 	if (st != 1) {
 		admin_err("no token with id %lld", (long long)id);
 		return 1;
@@ -420,8 +444,8 @@ load_course(struct db *db, struct load_ctx *ctx, const char *course,
 {
 	struct want_tok	*w = NULL;
 	struct db_res	*r = NULL;
-	const char	*dg;
-	size_t		 nw = 0, i, k, dlen;
+	struct active_row a;
+	size_t		 nw = 0, i, k;
 	json_t		*t;
 	int		 rc = -1, st, found;
 
@@ -440,20 +464,20 @@ load_course(struct db *db, struct load_ctx *ctx, const char *course,
 			token_digest(json_string_value(t), w[nw].dg);
 			w[nw++].kind = TOKEN_QUERY;
 		}
-	if ((r = db_query(db, tok_sql[TOK_COURSE_ACTIVE], "s", course)) == NULL)
+	if ((r = db_query(db, tok_sql[TOK_COURSE_ACTIVE], "sii", course,
+	    (int64_t)TOKEN_ADMIN, (int64_t)TOKEN_QUERY)) == NULL)
 		goto out;
-	while ((st = db_res_next(r)) == 1) {
-		dg = db_res_str(r, 1, &dlen);
+	while ((st = DB_ROW(r, active_cols, &a)) == 1) {
 		found = 0;
 		for (k = 0; k < nw; k++)
-			if (dg != NULL && dlen == DIGEST_LEN &&
-			    w[k].kind == db_res_int(r, 2) &&
-			    memcmp(w[k].dg, dg, DIGEST_LEN) == 0) {
+			if (a.digest.s != NULL && a.digest.len == DIGEST_LEN &&
+			    w[k].kind == a.kind &&
+			    memcmp(w[k].dg, a.digest.s, DIGEST_LEN) == 0) {
 				w[k].present = found = 1;
 			}
 		if (!found) {
 			if (db_exec(db, tok_sql[TOK_REVOKE], NULL, "i",
-			    db_res_int(r, 0)) == -1)
+			    a.id) == -1)
 				goto out;
 			ctx->revoked++;
 		}

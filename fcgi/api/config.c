@@ -21,31 +21,30 @@ static const char *const config_sql[CONFIG__MAX] = {
 	" updated_at = CURRENT_TIMESTAMP(6)",
 };
 
+struct config_row {		/* CONFIG_GET */
+	json_t		*config;
+};
+
+static const struct db_col config_cols[] = {
+	DB_JSON(struct config_row, config),
+};
+
 /*
  * The config as uploaded, parsed (prototype in api.h).
  * Shared with the run handler.
  */
-
 int
 config_load(struct db *db, const char *course, const char *assignment,
     json_t **out)
 {
-	struct db_res	*res;
-	const char	*text;
-	size_t		 len;
-	int		 rc;
+	struct config_row	 row = { NULL };
+	int			 rc;
 
 	*out = NULL;
-	if ((res = db_query(db, config_sql[CONFIG_GET], "ss", course,
-	    assignment)) == NULL)
-		return -1;
-	rc = db_res_next(res);
-	if (rc == 1) {
-		text = db_res_str(res, 0, &len);
-		*out = text ? json_loadb(text, len, 0, NULL) : NULL;
-		rc = *out != NULL ? 1 : -1;
-	}
-	db_res_free(res);
+	rc = DB_QUERY_ROW(db, config_sql[CONFIG_GET], config_cols, &row, "ss",
+	    course, assignment);
+	if (rc == 1 && (*out = row.config) == NULL)
+		rc = -1;
 	return rc;
 }
 

@@ -1,7 +1,8 @@
 /*
  * The worker protocol (worker/PROTOCOL.md): register, heartbeat, claim,
- * result.  Claims never wait, so no FastCGI process is pinned by an idle
- * worker; workers poll with backoff.
+ * result: the requests checked and answered here, the scheduling of a
+ * claim in the engine (fcgi/claim.c).  Claims never wait, so no FastCGI
+ * process is pinned by an idle worker; workers poll with backoff.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +20,9 @@
 
 enum grader_stmt {
 	GR_REGISTER,
-	GR_SEEN,
-	GR_WORKER_LOCK,
-	GR_NEXT_COURSE,
-	GR_HEAD_OF_COURSE,
-	GR_RUN_OF_JOB,
-	GR_JOB_START,
-	GR_RR_SET,
 	GR_RESULT_LOCK,
 	GR_JOB_END,
 	GR_WORKER_DONE,
-	GR_HELD_JOBS,
 	GR__MAX
 };
 
@@ -39,34 +32,6 @@ static const char *const grader_sql[GR__MAX] = {
 	" VALUES (?, ?, ?, 1, CURRENT_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE"
 	" hostname = VALUES(hostname), slots = VALUES(slots), alive = 1,"
 	" last_seen = CURRENT_TIMESTAMP(6)",
-	/* GR_SEEN */
-	"UPDATE worker SET last_seen = CURRENT_TIMESTAMP(6), alive = 1 WHERE id = ?",
-	/* GR_WORKER_LOCK: serialises the claims of one worker (its slots). */
-	"SELECT w.slots, (SELECT COUNT(*) FROM grading_job j WHERE"
-	" j.worker_id = w.id AND j.state = 1) FROM worker w WHERE w.id = ?"
-	" FOR UPDATE",
-	/* GR_NEXT_COURSE: the first course with queued work after the one
-	 * served last, in id order, wrapping around.  The cursor is read
-	 * without a lock; it is written last in the claim, so its row is
-	 * locked only for the commit, not for the whole claim. */
-	"SELECT COALESCE((SELECT q.course_id FROM grading_job q WHERE"
-	" q.state = 0 AND q.course_id > s.rr_course ORDER BY q.course_id"
-	" LIMIT 1), (SELECT q.course_id FROM grading_job q WHERE q.state = 0"
-	" ORDER BY q.course_id LIMIT 1)) FROM scheduler s WHERE s.id = 1",
-	/* GR_HEAD_OF_COURSE: FIFO within the course; a job another claim
-	 * has just locked is skipped rather than waited for. */
-	"SELECT id, public_id, kind, run_env, attempt, run_id FROM grading_job"
-	" WHERE state = 0 AND course_id = ? ORDER BY id LIMIT 1"
-	" FOR UPDATE SKIP LOCKED",
-	/* GR_RUN_OF_JOB: read apart from the locking read above, which
-	 * would otherwise lock the run row too and make every other claim
-	 * of the run skip its jobs (and results wait). */
-	"SELECT public_id, config FROM grading_run WHERE id = ?",
-	/* GR_JOB_START */
-	"UPDATE grading_job SET state = 1, worker_id = ?, attempt = attempt + 1,"
-	" started_at = CURRENT_TIMESTAMP(6) WHERE id = ? AND state = 0",
-	/* GR_RR_SET */
-	"UPDATE scheduler SET rr_course = ? WHERE id = 1",
 	/* GR_RESULT_LOCK */
 	"SELECT id, run_id, kind, course_id, state, worker_id, attempt,"
 	" infra_failure FROM grading_job WHERE public_id = ? FOR UPDATE",
@@ -76,10 +41,6 @@ static const char *const grader_sql[GR__MAX] = {
 	/* GR_WORKER_DONE */
 	"UPDATE worker SET jobs_processed = jobs_processed + 1,"
 	" last_seen = CURRENT_TIMESTAMP(6), alive = 1 WHERE id = ?",
-	/* GR_HELD_JOBS: newest lease first. */
-	"SELECT id, public_id, started_at < CURRENT_TIMESTAMP(6) - INTERVAL ?"
-	" MICROSECOND FROM grading_job WHERE worker_id = ? AND state = 1"
-	" ORDER BY started_at DESC, id DESC",
 };
 
 static json_t *
@@ -174,7 +135,7 @@ h_grader_heartbeat(struct call *c)
 		return;
 	json_decref(j);
 	engine_sweep(c->db);
-	if (db_exec(c->db, grader_sql[GR_SEEN], &n, "s", c->id) == -1) {
+	if (engine_worker_seen(c->db, c->id, &n) == -1) {
 		http_send_fail(c->r, 500, "could not record the heartbeat");
 		return;
 	}
@@ -187,176 +148,6 @@ h_grader_heartbeat(struct call *c)
 
 /* ---- claim ---- */
 
-struct claim {
-	const char	*worker;
-	const json_t	*running;	/* job ids the worker says it runs, or NULL */
-	int		 status;	/* 200, 204 or 404 */
-	json_t		*job;		/* the answer for 200 */
-};
-
-/* One string column into a bounded buffer; -1 if NULL or too long. */
-static int
-col_copy(struct db_res *res, unsigned col, char *dst, size_t size)
-{
-	const char	*s = db_res_str(res, col, NULL);
-
-	return s == NULL ? -1 : copy_str(dst, size, s);
-}
-
-/* 1 with the course to serve next, 0 if nothing is queued, -1 error. */
-static int
-next_course(struct db *db, char *course, size_t size)
-{
-	struct db_res	*res;
-	int		 rc;
-
-	if ((res = db_query(db, grader_sql[GR_NEXT_COURSE], "")) == NULL)
-		return -1;
-	rc = db_res_next(res);
-	if (rc == 1)
-		rc = db_res_null(res, 0) ? 0 :
-		    col_copy(res, 0, course, size) == 0 ? 1 : -1;
-	db_res_free(res);
-	return rc;
-}
-
-static int
-listed(const json_t *list, const char *pid)
-{
-	const json_t	*v;
-	size_t		 i;
-
-	json_array_foreach(list, i, v)
-		if (strcmp(json_string_value(v), pid) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * A claim means "I have a free slot".  Leases the worker no longer knows
- * of (the answer to an earlier claim was lost: a killed FastCGI child, a
- * dropped connection) would otherwise pin its slots forever while it
- * heartbeats.  With the "running" list the lost ones are exactly those
- * not in it; without it, a worker at its slot count must have lost at
- * least one: the newest leases beyond slots - 1 are given back once
- * they are older than the allowance (so a client that simply claims too
- * often still gets 204).  Either way they go back to the queue
- * (engine_job_lost) and the held count is updated.
- */
-static int
-claim_release_lost(struct db *db, struct claim *cl, int64_t slots, int64_t *held)
-{
-	struct db_res	*res;
-	int64_t		 lost[64];
-	size_t		 n = 0, i;
-	int64_t		 seen = 0, keep = slots - 1;
-
-	if (cl->running == NULL && *held < slots)
-		return 0;
-	if ((res = db_query(db, grader_sql[GR_HELD_JOBS], "is",
-	    engine_conf.allowance_s * 1000000, cl->worker)) == NULL)
-		return -1;
-	while (db_res_next(res) == 1 && n < 64) {
-		const char *pid = db_res_str(res, 1, NULL);
-		if (cl->running != NULL ? !listed(cl->running, pid) :
-		    (*held - seen++ > keep && db_res_int(res, 2) != 0))
-			lost[n++] = db_res_int(res, 0);
-	}
-	db_res_free(res);
-	for (i = 0; i < n; i++) {
-		log_info("worker %s no longer runs job %lld: lease released",
-		    cl->worker, (long long)lost[i]);
-		if (engine_job_lost(db, (uint64_t)lost[i]) == -1)
-			return -1;
-	}
-	*held -= (int64_t)n;
-	return 0;
-}
-
-static int
-claim_txn(struct db *db, void *arg)
-{
-	struct claim	*cl = arg;
-	struct db_res	*res;
-	char		 course[ID_MAX + 1], job_pid[PUBLIC_ID_LEN + 1];
-	char		 run_pid[PUBLIC_ID_LEN + 1];
-	json_t		*config = NULL, *run_env = NULL, *stages = NULL;
-	const char	*s;
-	size_t		 len;
-	int64_t		 slots, held, job_id, kind, attempt, run_id;
-	int		 rc;
-
-	json_decref(cl->job);
-	cl->job = NULL;
-	cl->status = 204;
-	if ((res = db_query(db, grader_sql[GR_WORKER_LOCK], "s", cl->worker)) == NULL)
-		return -1;
-	rc = db_res_next(res);
-	slots = db_res_int(res, 0);
-	held = db_res_int(res, 1);
-	db_res_free(res);
-	if (rc != 1) {
-		cl->status = 404;
-		return rc == 0 ? 404 : -1;
-	}
-	if (db_exec(db, grader_sql[GR_SEEN], NULL, "s", cl->worker) == -1)
-		return -1;
-	if (claim_release_lost(db, cl, slots, &held) == -1)
-		return -1;
-	if (held >= slots)
-		return 0;
-	if ((rc = next_course(db, course, sizeof(course))) != 1)
-		return rc;
-	if ((res = db_query(db, grader_sql[GR_HEAD_OF_COURSE], "s", course)) == NULL)
-		return -1;
-	if ((rc = db_res_next(res)) != 1) {
-		db_res_free(res);
-		return rc;
-	}
-	job_id = db_res_int(res, 0);
-	kind = db_res_int(res, 2);
-	attempt = db_res_int(res, 4) + 1;
-	run_id = db_res_int(res, 5);
-	rc = -1;
-	if (col_copy(res, 1, job_pid, sizeof(job_pid)) == -1 ||
-	    (s = db_res_str(res, 3, &len)) == NULL ||
-	    (run_env = json_loadb(s, len, 0, NULL)) == NULL) {
-		db_res_free(res);
-		goto out;
-	}
-	db_res_free(res);
-	if ((res = db_query(db, grader_sql[GR_RUN_OF_JOB], "i", run_id)) == NULL)
-		goto out;
-	if (db_res_next(res) != 1 ||
-	    col_copy(res, 0, run_pid, sizeof(run_pid)) == -1 ||
-	    (s = db_res_str(res, 1, &len)) == NULL ||
-	    (config = json_loadb(s, len, 0, NULL)) == NULL) {
-		db_res_free(res);
-		goto out;
-	}
-	db_res_free(res);
-	stages = env_job_stages(config, (int)kind, run_env, run_pid, job_pid);
-	if (stages == NULL)
-		goto out;
-	if (db_exec(db, grader_sql[GR_JOB_START], NULL, "si", cl->worker,
-	    job_id) == -1 ||
-	    engine_event(db, (uint64_t)job_id, course, JOB_STARTED) == -1 ||
-	    db_exec(db, grader_sql[GR_RR_SET], NULL, "s", course) == -1)
-		goto out;
-	cl->job = json_pack("{s:s, s:I, s:s, s:s, s:O}", "grading_job_id", job_pid,
-	    "attempt", (json_int_t)attempt, "kind", job_kind_name((int)kind),
-	    "course", course, "stages", stages);
-	if (cl->job == NULL)
-		goto out;
-	cl->status = 200;
-	rc = 0;
-out:
-	json_decref(stages);
-	json_decref(config);
-	json_decref(run_env);
-	return rc;
-}
-
 void
 h_grader_claim(struct call *c)
 {
@@ -364,7 +155,6 @@ h_grader_claim(struct call *c)
 	struct claim	 cl;
 	json_t		*j, *v;
 	size_t		 i;
-	int		 rc;
 
 	if ((j = body_object(c, keys, 1)) == NULL)
 		return;
@@ -388,12 +178,11 @@ h_grader_claim(struct call *c)
 		}
 	}
 	engine_sweep(c->db);
-	rc = db_txn(c->db, claim_txn, &cl);
-	if (rc == 404)
-		http_send_fail(c->r, 404, "worker %s is not registered", c->id);
-	else if (rc != 0)
+	if (engine_claim(c->db, &cl) == -1)
 		http_send_fail(c->r, 500, "could not claim a job");
-	else if (cl.status == 200) {
+	else if (cl.outcome == CLAIM_UNKNOWN_WORKER)
+		http_send_fail(c->r, 404, "worker %s is not registered", c->id);
+	else if (cl.outcome == CLAIM_LEASED) {
 		log_info("job %s attempt %lld leased to worker %s",
 		    json_string_value(json_object_get(cl.job, "grading_job_id")),
 		    (long long)json_integer_value(json_object_get(cl.job, "attempt")),
@@ -408,6 +197,32 @@ h_grader_claim(struct call *c)
 
 /* ---- result ---- */
 
+/* What became of a result; each has its answer in result_answers. */
+enum result_outcome {
+	RESULT_STORED,
+	RESULT_REPEAT,		/* the accepted result again: nothing to do */
+	RESULT_NO_JOB,
+	RESULT_NOT_LEASED,	/* to another worker, or at another attempt */
+	RESULT_INFRA_FAILED,	/* the engine failed the job meanwhile */
+	RESULT_NOT_RUNNING,
+	RESULT__MAX
+};
+
+struct result_answer {
+	int		 status;
+	const char	*why;	/* RESULT_NOT_LEASED: the attempt follows */
+};
+
+static const struct result_answer result_answers[RESULT__MAX] = {
+	[RESULT_STORED] =	{ 200, NULL },
+	[RESULT_REPEAT] =	{ 200, NULL },
+	[RESULT_NO_JOB] =	{ 404, "grading job not found" },
+	[RESULT_NOT_LEASED] =	{ 409, "job is not leased to this worker at"
+				    " attempt" },
+	[RESULT_INFRA_FAILED] =	{ 409, "job was failed by the infrastructure" },
+	[RESULT_NOT_RUNNING] =	{ 409, "job is not running" },
+};
+
 struct result {
 	const char	*worker;
 	const char	*job_pid;
@@ -418,63 +233,67 @@ struct result {
 	size_t		 out_len;
 	const char	*err;
 	size_t		 err_len;
-	char		 why[160];
+	enum result_outcome outcome;
 };
+
+struct result_row {		/* GR_RESULT_LOCK */
+	int64_t		 id;
+	int64_t		 run_id;
+	int		 kind;
+	char		 course[ID_MAX + 1];
+	int		 state;
+	char		 holder[ID_MAX + 1];	/* "" if none */
+	int64_t		 attempt;
+	int		 infra;
+};
+
+static const struct db_col result_cols[] = {
+	DB_INT(struct result_row, id), DB_INT(struct result_row, run_id),
+	DB_INT(struct result_row, kind), DB_STR(struct result_row, course),
+	DB_INT(struct result_row, state),
+	DB_STR_OPT(struct result_row, holder),
+	DB_INT(struct result_row, attempt), DB_INT(struct result_row, infra),
+};
+
+/* Why a result for this job row cannot be stored, or RESULT_STORED. */
+static enum result_outcome
+result_check(const struct result *rs, const struct result_row *job)
+{
+	if (strcmp(job->holder, rs->worker) != 0 || job->attempt != rs->attempt)
+		return RESULT_NOT_LEASED;
+	if (job->state == JOB_FAILED || job->state == JOB_SUCCEEDED)
+		return job->infra ? RESULT_INFRA_FAILED : RESULT_REPEAT;
+	if (job->state != JOB_STARTED)
+		return RESULT_NOT_RUNNING;
+	return RESULT_STORED;
+}
 
 static int
 result_txn(struct db *db, void *arg)
 {
-	struct result	*rs = arg;
-	struct db_res	*res;
-	char		 course[ID_MAX + 1], holder[ID_MAX + 1] = "";
-	int64_t		 job_id, run_id, kind, state, attempt, infra;
-	int		 rc;
+	struct result		*rs = arg;
+	struct result_row	 job;
+	int			 state, rc;
 
-	if ((res = db_query(db, grader_sql[GR_RESULT_LOCK], "s", rs->job_pid)) == NULL)
-		return -1;
-	if ((rc = db_res_next(res)) != 1) {
-		db_res_free(res);
-		snprintf(rs->why, sizeof(rs->why), "grading job not found");
-		return rc == 0 ? 404 : -1;
+	rc = DB_QUERY_ROW(db, grader_sql[GR_RESULT_LOCK], result_cols, &job, "s",
+	    rs->job_pid);
+	if (rc != 1) {
+		rs->outcome = RESULT_NO_JOB;
+		return rc == 0 ? DB_TXN_ROLLBACK : DB_TXN_FAIL;
 	}
-	job_id = db_res_int(res, 0);
-	run_id = db_res_int(res, 1);
-	kind = db_res_int(res, 2);
-	col_copy(res, 3, course, sizeof(course));
-	state = db_res_int(res, 4);
-	if (!db_res_null(res, 5))
-		col_copy(res, 5, holder, sizeof(holder));
-	attempt = db_res_int(res, 6);
-	infra = db_res_int(res, 7);
-	db_res_free(res);
-
-	if (strcmp(holder, rs->worker) != 0 || attempt != rs->attempt) {
-		snprintf(rs->why, sizeof(rs->why), "job is not leased to this"
-		    " worker at attempt %lld", (long long)rs->attempt);
-		return 409;
-	}
-	if (state == JOB_FAILED || state == JOB_SUCCEEDED) {
-		if (infra) {
-			snprintf(rs->why, sizeof(rs->why), "job was failed by"
-			    " the infrastructure");
-			return 409;
-		}
-		return 200;	/* a repeat of the accepted result */
-	}
-	if (state != JOB_STARTED) {
-		snprintf(rs->why, sizeof(rs->why), "job is not running");
-		return 409;
-	}
+	if ((rs->outcome = result_check(rs, &job)) != RESULT_STORED)
+		return DB_TXN_ROLLBACK;
 	state = rs->success ? JOB_SUCCEEDED : JOB_FAILED;
-	if (db_exec(db, grader_sql[GR_JOB_END], NULL, "iisi", state,
-	    (int64_t)rs->success, rs->results, job_id) == -1 ||
-	    engine_log_put(db, (uint64_t)job_id, rs->out, rs->out_len, rs->err,
+	if (db_exec(db, grader_sql[GR_JOB_END], NULL, "iisi", (int64_t)state,
+	    (int64_t)rs->success, rs->results, job.id) == -1 ||
+	    engine_log_put(db, (uint64_t)job.id, rs->out, rs->out_len, rs->err,
 	    rs->err_len) == -1 ||
 	    db_exec(db, grader_sql[GR_WORKER_DONE], NULL, "s", rs->worker) == -1 ||
-	    engine_event(db, (uint64_t)job_id, course, (int)state) == -1 ||
-	    engine_job_ended(db, (uint64_t)run_id, (int)kind, rs->success) == -1)
-		return -1;
-	return 0;
+	    engine_event(db, (uint64_t)job.id, job.course, state) == -1 ||
+	    engine_job_ended(db, (uint64_t)job.run_id, job.kind,
+	    rs->success) == -1)
+		return DB_TXN_FAIL;
+	return DB_TXN_COMMIT;
 }
 
 static int
@@ -549,7 +368,7 @@ h_grader_result(struct call *c)
 	struct result	 rs;
 	json_t		*j;
 	char		 err[256];
-	int		 rc;
+	const struct result_answer *answer;
 
 	memset(&rs, 0, sizeof(rs));
 	if ((j = body_object(c, keys, 0)) == NULL)
@@ -558,17 +377,22 @@ h_grader_result(struct call *c)
 		http_send_fail(c->r, 400, "%s", err);
 		goto out;
 	}
-	rc = db_txn(c->db, result_txn, &rs);
-	if (rc == 0 || rc == 200) {
+	if (db_txn(c->db, result_txn, &rs) == DB_TXN_FAIL) {
+		http_send_fail(c->r, 500, "could not store the result");
+		goto out;
+	}
+	answer = &result_answers[rs.outcome];
+	if (answer->status == 200) {
 		log_info("job %s attempt %lld: result %s from worker %s%s",
 		    rs.job_pid, (long long)rs.attempt,
 		    rs.success ? "success" : "failure", c->id,
-		    rc == 200 ? " (repeat, ignored)" : "");
+		    rs.outcome == RESULT_REPEAT ? " (repeat, ignored)" : "");
 		http_send_data(c->r, 200, json_pack("{s:b}", "accepted", 1));
-	} else if (rc == 404 || rc == 409)
-		http_send_fail(c->r, rc, "%s", rs.why);
+	} else if (rs.outcome == RESULT_NOT_LEASED)
+		http_send_fail(c->r, answer->status, "%s %lld", answer->why,
+		    (long long)rs.attempt);
 	else
-		http_send_fail(c->r, 500, "could not store the result");
+		http_send_fail(c->r, answer->status, "%s", answer->why);
 out:
 	free(rs.results);
 	json_decref(j);

@@ -15,7 +15,7 @@ static const char *const run_keys[] = {
 static const char *const run_insert_sql =
     "INSERT INTO grading_run (public_id, course_id, assignment_id, state,"
     " config, pre_env, post_env, students_env, students_total, students_left)"
-    " VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?)";
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 struct run_start {
 	const char	*course;
@@ -88,9 +88,9 @@ run_start_txn(struct db *db, void *arg)
 
 	if (public_id_new(rs->pid) == -1)
 		return -1;
-	if (db_exec(db, run_insert_sql, NULL, "sssssssii", rs->pid, rs->course,
-	    rs->assignment, rs->config_text, rs->pre_text, rs->post_text,
-	    rs->students_text, n, n) == -1)
+	if (db_exec(db, run_insert_sql, NULL, "sssissssii", rs->pid, rs->course,
+	    rs->assignment, (int64_t)RUN_READY, rs->config_text, rs->pre_text,
+	    rs->post_text, rs->students_text, n, n) == -1)
 		return -1;
 	return engine_run_begin(db, db_last_id(db), rs->course, rs->config,
 	    rs->students, rs->pre_env);

@@ -30,12 +30,12 @@ static const char *const status_sql[ST__MAX] = {
 	/* ST_WORKERS */
 	"SELECT w.hostname, w.jobs_processed, w.alive, w.slots,"
 	" (SELECT COUNT(*) FROM grading_job j WHERE j.worker_id = w.id"
-	" AND j.state = 1) FROM worker w ORDER BY w.id",
+	" AND j.state = ?) FROM worker w ORDER BY w.id",
 	/* ST_QUEUE_LENGTH */
-	"SELECT COUNT(*) FROM grading_job WHERE state = 0 AND course_id = ?",
+	"SELECT COUNT(*) FROM grading_job WHERE state = ? AND course_id = ?",
 	/* ST_POSITION: the job and the queued jobs of its course ahead of
 	 * it, in one round trip. */
-	"SELECT j.state, (SELECT COUNT(*) FROM grading_job q WHERE q.state = 0"
+	"SELECT j.state, (SELECT COUNT(*) FROM grading_job q WHERE q.state = ?"
 	" AND q.course_id = j.course_id AND q.id < j.id) FROM grading_job j"
 	" WHERE j.public_id = ? AND j.course_id = ?",
 	/* ST_STATUS: the run and its jobs in one round trip (a run has at
@@ -46,35 +46,95 @@ static const char *const status_sql[ST__MAX] = {
 	" WHERE r.public_id = ? AND r.course_id = ? ORDER BY j.run_id, j.id",
 };
 
-/* Look up a run or job by public id within the course: 1, 0 (404), -1. */
+struct status_row {		/* ST_STATUS */
+	int		 run_state;
+	char		 job_pid[PUBLIC_ID_LEN + 1];
+	int		 job_kind;
+	int		 job_state;
+};
+
+static const struct db_col status_cols[] = {
+	DB_INT(struct status_row, run_state),
+	DB_STR(struct status_row, job_pid),
+	DB_INT(struct status_row, job_kind),
+	DB_INT(struct status_row, job_state),
+};
+
+struct run_env_row {		/* ST_RUN_ENV */
+	int64_t		 id;
+	json_t		*config;
+};
+
+static const struct db_col run_env_cols[] = {
+	DB_INT(struct run_env_row, id), DB_JSON(struct run_env_row, config),
+};
+
+struct job_env_row {		/* ST_RUN_JOB_ENVS */
+	char		 pid[PUBLIC_ID_LEN + 1];
+	int		 kind;
+	json_t		*run_env;
+};
+
+static const struct db_col job_env_cols[] = {
+	DB_STR(struct job_env_row, pid), DB_INT(struct job_env_row, kind),
+	DB_JSON(struct job_env_row, run_env),
+};
+
+struct job_row {		/* ST_JOB */
+	int64_t		 id;
+	int		 state;
+};
+
+static const struct db_col job_cols[] = {
+	DB_INT(struct job_row, id), DB_INT(struct job_row, state),
+};
+
+struct position_row {		/* ST_POSITION */
+	int		 state;
+	int64_t		 ahead;	/* queued jobs of the course before it */
+};
+
+static const struct db_col position_cols[] = {
+	DB_INT(struct position_row, state), DB_INT(struct position_row, ahead),
+};
+
+struct log_row {		/* ST_JOB_LOG */
+	struct db_text	 out;
+	struct db_text	 err;
+};
+
+static const struct db_col log_cols[] = {
+	DB_TEXT(struct log_row, out), DB_TEXT(struct log_row, err),
+};
+
+struct worker_row {		/* ST_WORKERS */
+	char		 hostname[256];
+	int64_t		 jobs_processed;
+	int		 alive;
+	int64_t		 slots;
+	int64_t		 running;
+};
+
+static const struct db_col worker_cols[] = {
+	DB_STR(struct worker_row, hostname),
+	DB_INT(struct worker_row, jobs_processed),
+	DB_INT(struct worker_row, alive), DB_INT(struct worker_row, slots),
+	DB_INT(struct worker_row, running),
+};
+
+/* The job of the path within the course: 1, 0 (answered 404), -1
+ * (answered 500). */
 static int
-find_scoped(struct call *c, enum status_stmt which, int64_t *id, int64_t *state)
+job_find(struct call *c, struct job_row *job)
 {
-	struct db_res	*res;
 	int		 rc;
 
-	if ((res = db_query(c->db, status_sql[which], "ss", c->id, c->course)) == NULL)
-		return -1;
-	rc = db_res_next(res);
-	if (rc == 1) {
-		*id = db_res_int(res, 0);
-		if (state != NULL)
-			*state = db_res_int(res, 1);
-	}
-	db_res_free(res);
-	return rc;
-}
-
-static int
-find_or_answer(struct call *c, enum status_stmt which, const char *what,
-    int64_t *id, int64_t *state)
-{
-	int	 rc = find_scoped(c, which, id, state);
-
+	rc = DB_QUERY_ROW(c->db, status_sql[ST_JOB], job_cols, job, "ss", c->id,
+	    c->course);
 	if (rc == 0)
-		http_send_fail(c->r, 404, "%s not found", what);
+		http_send_fail(c->r, 404, "grading job not found");
 	else if (rc == -1)
-		http_send_fail(c->r, 500, "could not read the %s", what);
+		http_send_fail(c->r, 500, "could not read the grading job");
 	return rc;
 }
 
@@ -82,9 +142,9 @@ void
 h_run_status(struct call *c)
 {
 	struct db_res	*res;
-	json_t		*students, *one, *pre = json_null(), *post = json_null();
-	int64_t		 state = -1;
-	const char	*pid;
+	struct status_row row;
+	json_t		*students, *one, *st, *pre = json_null(), *post = json_null();
+	int		 state = -1;
 
 	if ((res = db_query(c->db, status_sql[ST_STATUS], "ss", c->id,
 	    c->course)) == NULL) {
@@ -92,17 +152,15 @@ h_run_status(struct call *c)
 		return;
 	}
 	students = json_object();
-	while (db_res_next(res) == 1) {
-		state = db_res_int(res, 0);
-		if ((pid = db_res_str(res, 1, NULL)) == NULL)
-			continue;
-		json_t *st = json_string(job_state_name((int)db_res_int(res, 3)));
-		switch (db_res_int(res, 2)) {
+	while (DB_ROW(res, status_cols, &row) == 1) {
+		state = row.run_state;
+		st = json_string(job_state_name(row.job_state));
+		switch (row.job_kind) {
 		case JOB_KIND_PRE:
 		case JOB_KIND_POST:
 			one = json_object();
-			json_object_set_new(one, pid, st);
-			if (db_res_int(res, 2) == JOB_KIND_PRE) {
+			json_object_set_new(one, row.job_pid, st);
+			if (row.job_kind == JOB_KIND_PRE) {
 				json_decref(pre);
 				pre = one;
 			} else {
@@ -111,7 +169,7 @@ h_run_status(struct call *c)
 			}
 			break;
 		default:
-			json_object_set_new(students, pid, st);
+			json_object_set_new(students, row.job_pid, st);
 			break;
 		}
 	}
@@ -124,7 +182,7 @@ h_run_status(struct call *c)
 		return;
 	}
 	http_send_data(c->r, 200, json_pack("{s:s, s:o, s:o, s:o}", "state",
-	    run_state_name((int)state), "pre_processing_job", pre,
+	    run_state_name(state), "pre_processing_job", pre,
 	    "post_processing_job", post, "student_jobs", students));
 }
 
@@ -162,57 +220,44 @@ env_union(const json_t *config, int kind, const json_t *run_env,
 void
 h_run_env(struct call *c)
 {
-	struct db_res	*res;
-	json_t		*config = NULL, *students, *pre = json_null(), *post = json_null();
-	json_t		*run_env, *one, *out;
-	const char	*s;
-	size_t		 len;
-	int64_t		 run_id = 0;
-	int		 rc;
+	struct db_res		*res;
+	struct run_env_row	 run = { 0, NULL };
+	struct job_env_row	 job;
+	json_t			*students, *pre = json_null(), *post = json_null();
+	json_t			*one, *out;
+	int			 rc;
 
-	if ((res = db_query(c->db, status_sql[ST_RUN_ENV], "ss", c->id,
-	    c->course)) == NULL) {
-		http_send_fail(c->r, 500, "could not read the grading run");
-		return;
-	}
-	if ((rc = db_res_next(res)) == 1) {
-		run_id = db_res_int(res, 0);
-		s = db_res_str(res, 1, &len);
-		config = s ? json_loadb(s, len, 0, NULL) : NULL;
-	}
-	db_res_free(res);
-	if (rc != 1 || config == NULL) {
+	rc = DB_QUERY_ROW(c->db, status_sql[ST_RUN_ENV], run_env_cols, &run,
+	    "ss", c->id, c->course);
+	if (rc != 1 || run.config == NULL) {
 		http_send_fail(c->r, rc == 0 ? 404 : 500, "grading run not found");
-		json_decref(config);
+		json_decref(run.config);
 		return;
 	}
-	if ((res = db_query(c->db, status_sql[ST_RUN_JOB_ENVS], "i", run_id)) == NULL) {
-		json_decref(config);
+	if ((res = db_query(c->db, status_sql[ST_RUN_JOB_ENVS], "i",
+	    run.id)) == NULL) {
+		json_decref(run.config);
 		http_send_fail(c->r, 500, "could not read the jobs");
 		return;
 	}
 	students = json_object();
-	while (db_res_next(res) == 1) {
-		const char *pid = db_res_str(res, 0, NULL);
-		int kind = (int)db_res_int(res, 1);
-		s = db_res_str(res, 2, &len);
-		run_env = s ? json_loadb(s, len, 0, NULL) : NULL;
-		one = env_union(config, kind, run_env, c->id, pid);
-		json_decref(run_env);
-		if (kind == JOB_KIND_STUDENT) {
-			json_object_set_new(students, pid, one);
+	while (DB_ROW(res, job_env_cols, &job) == 1) {
+		one = env_union(run.config, job.kind, job.run_env, c->id, job.pid);
+		json_decref(job.run_env);
+		if (job.kind == JOB_KIND_STUDENT) {
+			json_object_set_new(students, job.pid, one);
 			continue;
 		}
-		if (kind == JOB_KIND_PRE) {
+		if (job.kind == JOB_KIND_PRE) {
 			json_decref(pre);
-			pre = json_pack("{s:o}", pid, one);
+			pre = json_pack("{s:o}", job.pid, one);
 		} else {
 			json_decref(post);
-			post = json_pack("{s:o}", pid, one);
+			post = json_pack("{s:o}", job.pid, one);
 		}
 	}
 	db_res_free(res);
-	json_decref(config);
+	json_decref(run.config);
 	/* The wiki names the post key "post_processing_job"; the original
 	 * code used "post_processing_env".  Both are sent. */
 	out = json_pack("{s:o, s:O, s:o, s:o}", "pre_processing_env", pre,
@@ -225,26 +270,25 @@ void
 h_job_log(struct call *c)
 {
 	struct db_res	*res;
-	const char	*out, *err;
-	int64_t		 job_id = 0, state = 0;
+	struct job_row	 job;
+	struct log_row	 log;
 
-	if (find_or_answer(c, ST_JOB, "grading job", &job_id, &state) != 1)
+	if (job_find(c, &job) != 1)
 		return;
-	if (state == JOB_QUEUED || state == JOB_STARTED) {
+	if (job.state == JOB_QUEUED || job.state == JOB_STARTED) {
 		http_send_fail(c->r, 409, "grading job has not finished (%s)",
-		    job_state_name((int)state));
+		    job_state_name(job.state));
 		return;
 	}
-	if ((res = db_query(c->db, status_sql[ST_JOB_LOG], "i", job_id)) == NULL) {
+	if ((res = db_query(c->db, status_sql[ST_JOB_LOG], "i", job.id)) == NULL) {
 		http_send_fail(c->r, 500, "could not read the log");
 		return;
 	}
-	if (db_res_next(res) == 1) {
-		out = db_res_str(res, 0, NULL);
-		err = db_res_str(res, 1, NULL);
+	if (DB_ROW(res, log_cols, &log) == 1)
 		http_send_data(c->r, 200, json_pack("{s:s, s:s}", "stdout",
-		    out ? out : "", "stderr", err ? err : ""));
-	} else
+		    log.out.s ? log.out.s : "", "stderr",
+		    log.err.s ? log.err.s : ""));
+	else
 		http_send_data(c->r, 200, json_pack("{s:s, s:s}", "stdout", "",
 		    "stderr", ""));
 	db_res_free(res);
@@ -254,29 +298,28 @@ void
 h_workers(struct call *c)
 {
 	struct db_res	*res;
+	struct worker_row w;
 	json_t		*list;
-	int64_t		 running;
 
 	if (strcmp(c->id, "all") != 0) {
 		http_send_fail(c->r, 404, "scope %s has not been implemented",
 		    c->id);
 		return;
 	}
-	if ((res = db_query(c->db, status_sql[ST_WORKERS], "")) == NULL) {
+	if ((res = db_query(c->db, status_sql[ST_WORKERS], "i",
+	    (int64_t)JOB_STARTED)) == NULL) {
 		http_send_fail(c->r, 500, "could not read the workers");
 		return;
 	}
 	list = json_array();
-	while (db_res_next(res) == 1) {
-		running = db_res_int(res, 4);
+	while (DB_ROW(res, worker_cols, &w) == 1)
 		json_array_append_new(list, json_pack("{s:s, s:I, s:b, s:b, s:I, s:I}",
-		    "hostname", db_res_str(res, 0, NULL),
-		    "jobs_processed", (json_int_t)db_res_int(res, 1),
-		    "busy", running > 0,
-		    "alive", db_res_int(res, 2) != 0,
-		    "slots", (json_int_t)db_res_int(res, 3),
-		    "running", (json_int_t)running));
-	}
+		    "hostname", w.hostname,
+		    "jobs_processed", (json_int_t)w.jobs_processed,
+		    "busy", w.running > 0,
+		    "alive", w.alive != 0,
+		    "slots", (json_int_t)w.slots,
+		    "running", (json_int_t)w.running));
 	db_res_free(res);
 	http_send_data(c->r, 200, json_pack("{s:o}", "worker_nodes", list));
 }
@@ -284,42 +327,32 @@ h_workers(struct call *c)
 void
 h_queue_length(struct call *c)
 {
-	struct db_res	*res;
-	int64_t		 n;
+	int64_t		 n = 0;
 
-	if ((res = db_query(c->db, status_sql[ST_QUEUE_LENGTH], "s",
-	    c->course)) == NULL || db_res_next(res) != 1) {
-		db_res_free(res);
+	if (db_query_int(c->db, status_sql[ST_QUEUE_LENGTH], &n, "is",
+	    (int64_t)JOB_QUEUED, c->course) != 1) {
 		http_send_fail(c->r, 500, "could not count the queue");
 		return;
 	}
-	n = db_res_int(res, 0);
-	db_res_free(res);
 	http_send_data(c->r, 200, json_pack("{s:I}", "length", (json_int_t)n));
 }
 
 void
 h_queue_position(struct call *c)
 {
-	struct db_res	*res;
-	int64_t		 state, n;
+	struct position_row pos;
 	int		 rc;
 
-	if ((res = db_query(c->db, status_sql[ST_POSITION], "ss", c->id,
-	    c->course)) == NULL) {
+	rc = DB_QUERY_ROW(c->db, status_sql[ST_POSITION], position_cols, &pos,
+	    "iss", (int64_t)JOB_QUEUED, c->id, c->course);
+	if (rc == -1)
 		http_send_fail(c->r, 500, "could not count the queue");
-		return;
-	}
-	rc = db_res_next(res);
-	state = db_res_int(res, 0);
-	n = db_res_int(res, 1);
-	db_res_free(res);
-	if (rc != 1)
-		http_send_fail(c->r, rc == 0 ? 404 : 500, "grading job not found");
-	else if (state != JOB_QUEUED)
+	else if (rc == 0)
+		http_send_fail(c->r, 404, "grading job not found");
+	else if (pos.state != JOB_QUEUED)
 		http_send_fail(c->r, 409, "grading job is not queued (%s)",
-		    job_state_name((int)state));
+		    job_state_name(pos.state));
 	else
 		http_send_data(c->r, 200, json_pack("{s:I}", "position",
-		    (json_int_t)n));
+		    (json_int_t)pos.ahead));
 }

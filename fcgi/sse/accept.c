@@ -35,10 +35,15 @@ static const char *const accept_sql[ACCEPT_STMT__MAX] = {
 };
 
 
-struct job_ref {
+struct job_ref {		/* ACCEPT_STMT_JOB */
 	int64_t		 id;
 	int		 state;
 	int64_t		 last_id;
+};
+
+static const struct db_col job_ref_cols[] = {
+	DB_INT(struct job_ref, id), DB_INT(struct job_ref, state),
+	DB_INT(struct job_ref, last_id),
 };
 
 /* 1 found, 0 not, -1 database error. */
@@ -46,18 +51,10 @@ static int
 job_lookup(struct db *db, const char *course, const char *pid,
     struct job_ref *j)
 {
-	struct db_res	*r;
 	int		 rc;
 
-	r = db_query(db, accept_sql[ACCEPT_STMT_JOB], "ss", pid, course);
-	if (r == NULL)
-		return -1;
-	if ((rc = db_res_next(r)) == 1) {
-		j->id = db_res_int(r, 0);
-		j->state = (int)db_res_int(r, 1);
-		j->last_id = db_res_int(r, 2);
-	}
-	db_res_free(r);
+	rc = DB_QUERY_ROW(db, accept_sql[ACCEPT_STMT_JOB], job_ref_cols, j, "ss",
+	    pid, course);
 	return rc;
 }
 

@@ -22,6 +22,18 @@ static const char *const attach_sql[ATTACH_STMT__MAX] = {
 	" FROM grading_job j WHERE j.id = ?",
 };
 
+struct snapshot_row {		/* ATTACH_STMT_SNAPSHOT */
+	char		 course[ID_MAX + 1];
+	int		 state;
+	int64_t		 last_id;	/* newest event of the job, or 0 */
+};
+
+static const struct db_col snapshot_cols[] = {
+	DB_STR(struct snapshot_row, course),
+	DB_INT(struct snapshot_row, state),
+	DB_INT(struct snapshot_row, last_id),
+};
+
 static void
 attach_worker(struct sse_stream *s)
 {
@@ -41,38 +53,27 @@ attach_worker(struct sse_stream *s)
 static struct sse_job *
 attach_job(struct db *db, struct sse_stream *s)
 {
-	struct sse_job	*j;
-	struct db_res	*r;
-	char		 course[ID_MAX + 1];
-	int64_t		 last_id = 0;
-	int		 state = 0, rc;
+	struct sse_job		*j;
+	struct snapshot_row	 snap;
+	int			 rc;
 
 	if ((j = reg_job_find(s->job_id)) != NULL)
 		return j;
-	r = db_query(db, attach_sql[ATTACH_STMT_SNAPSHOT], "i", s->job_id);
-	if (r == NULL) {
-		/* The client reconnects (with Last-Event-ID). */
-		sse_stream_end(s, 1);
-		return NULL;
-	}
-	rc = db_res_next(r);
-	if (rc == 1) {
-		if (copy_str(course, sizeof(course), db_res_str(r, 0, NULL)) == -1)
-			rc = -1;
-		state = (int)db_res_int(r, 1);
-		last_id = db_res_int(r, 2);
-	}
-	db_res_free(r);
+	rc = DB_QUERY_ROW(db, attach_sql[ATTACH_STMT_SNAPSHOT], snapshot_cols,
+	    &snap, "i", s->job_id);
 	if (rc != 1) {
+		/* Gone, or a database error: the client reconnects (with
+		 * Last-Event-ID). */
 		sse_stream_end(s, 1);
 		return NULL;
 	}
-	if (sse_state_terminal(state)) {
-		(void)sse_stream_sync(db, s, state, last_id);
+	if (sse_state_terminal(snap.state)) {
+		(void)sse_stream_sync(db, s, snap.state, snap.last_id);
 		sse_stream_end(s, 1);
 		return NULL;
 	}
-	if ((j = reg_job_new(s->job_id, course, state, last_id)) == NULL)
+	if ((j = reg_job_new(s->job_id, snap.course, snap.state,
+	    snap.last_id)) == NULL)
 		sse_stream_end(s, 1);
 	return j;
 }

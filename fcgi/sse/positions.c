@@ -18,8 +18,16 @@ enum pos_stmt {
 
 static const char *const pos_sql[POS_STMT__MAX] = {
 	/* POS_STMT_QUEUED: the queue of a course up to a job id. */
-	"SELECT id FROM grading_job WHERE state = 0 AND course_id = ?"
+	"SELECT id FROM grading_job WHERE state = ? AND course_id = ?"
 	" AND id <= ? ORDER BY id",
+};
+
+struct queued_row {		/* POS_STMT_QUEUED */
+	int64_t		 id;
+};
+
+static const struct db_col queued_cols[] = {
+	DB_INT(struct queued_row, id),
 };
 
 /* The queue of one course, kept between passes to save the allocation. */
@@ -32,11 +40,13 @@ static int
 queue_load(struct db *db, struct sse_course *c, int64_t upto, size_t *n)
 {
 	struct db_res	*r;
+	struct queued_row q;
 	int64_t		*p;
 	size_t		 cap;
 
 	*n = 0;
-	r = db_query(db, pos_sql[POS_STMT_QUEUED], "si", c->id, upto);
+	r = db_query(db, pos_sql[POS_STMT_QUEUED], "isi", (int64_t)JOB_QUEUED,
+	    c->id, upto);
 	if (r == NULL)
 		return -1;
 	cap = (size_t)db_res_rows(r);
@@ -48,8 +58,8 @@ queue_load(struct db *db, struct sse_course *c, int64_t upto, size_t *n)
 		queue.ids = p;
 		queue.cap = cap;
 	}
-	while (*n < cap && db_res_next(r) == 1)
-		queue.ids[(*n)++] = db_res_int(r, 0);
+	while (*n < cap && DB_ROW(r, queued_cols, &q) == 1)
+		queue.ids[(*n)++] = q.id;
 	db_res_free(r);
 	return 0;
 }

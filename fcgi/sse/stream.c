@@ -30,6 +30,15 @@ static const char *const stream_sql[STREAM_STMT__MAX] = {
 	" AND id <= ? ORDER BY id",
 };
 
+struct replay_row {		/* STREAM_STMT_REPLAY */
+	int64_t		 id;
+	int		 state;
+};
+
+static const struct db_col replay_cols[] = {
+	DB_INT(struct replay_row, id), DB_INT(struct replay_row, state),
+};
+
 struct sse_stream *
 sse_stream_new(int fd, unsigned rid, int64_t job_id, int64_t resume_id,
     const char *reqid)
@@ -126,6 +135,7 @@ sse_stream_sync(struct db *db, struct sse_stream *s, int state,
     int64_t last_id)
 {
 	struct db_res	*r;
+	struct replay_row ev;
 	const char	*word;
 	int		 known = 0, rc;
 
@@ -136,11 +146,11 @@ sse_stream_sync(struct db *db, struct sse_stream *s, int state,
 		    s->job_id, s->resume_id, last_id);
 		if (r == NULL)
 			return -1;
-		while ((rc = db_res_next(r)) == 1) {
+		while ((rc = DB_ROW(r, replay_cols, &ev)) == 1) {
 			known = 1;
-			word = sse_state_word((int)db_res_int(r, 1));
-			if (word != NULL && stream_send_state(s,
-			    db_res_int(r, 0), word) == -1) {
+			word = sse_state_word(ev.state);
+			if (word != NULL && stream_send_state(s, ev.id,
+			    word) == -1) {
 				db_res_free(r);
 				return -1;
 			}

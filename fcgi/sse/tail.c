@@ -38,6 +38,18 @@ static const char *const tail_sql[TAIL_STMT__MAX] = {
 	" OR id IN (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ORDER BY id LIMIT 1000",
 };
 
+struct event_row {		/* TAIL_STMT_EVENTS */
+	int64_t		 id;
+	int64_t		 job_id;
+	char		 course[ID_MAX + 1];
+	int		 state;
+};
+
+static const struct db_col event_cols[] = {
+	DB_INT(struct event_row, id), DB_INT(struct event_row, job_id),
+	DB_STR(struct event_row, course), DB_INT(struct event_row, state),
+};
+
 static struct {
 	int		 cursor_ok;
 	int64_t		 hi;		/* highest event id read */
@@ -79,7 +91,7 @@ apply_event(int64_t id, int64_t job_id, const char *course, int state)
 
 	if (state == JOB_QUEUED)
 		tail.work = 1;
-	if (course != NULL && (c = reg_course_find(course)) != NULL)
+	if ((c = reg_course_find(course)) != NULL)
 		c->dirty = 1;
 	/* job_id 0 (new jobs queued) matches no job: ids start at 1. */
 	if ((j = reg_job_find(job_id)) == NULL || id <= j->last_event_id)
@@ -107,14 +119,10 @@ apply_event(int64_t id, int64_t job_id, const char *course, int state)
 static int64_t
 max_id(struct db *db)
 {
-	struct db_res	*r;
 	int64_t		 max = -1;
 
-	if ((r = db_query(db, tail_sql[TAIL_STMT_MAX_ID], "")) == NULL)
+	if (db_query_int(db, tail_sql[TAIL_STMT_MAX_ID], &max, "") != 1)
 		return -1;
-	if (db_res_next(r) == 1)
-		max = db_res_int(r, 0);
-	db_res_free(r);
 	return max;
 }
 
@@ -138,7 +146,8 @@ static int64_t
 read_batch(struct db *db, int64_t now)
 {
 	struct db_res	*r;
-	int64_t		 g[TAIL_GAP_SLOTS], id, rows = 0;
+	struct event_row ev;
+	int64_t		 g[TAIL_GAP_SLOTS], rows = 0;
 	size_t		 i;
 
 	sse_gaps_expire(&tail.gaps, now, SSE_GAP_WAIT_MS);
@@ -149,19 +158,18 @@ read_batch(struct db *db, int64_t now)
 	    g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
 	if (r == NULL)
 		return -1;
-	while (db_res_next(r) == 1) {
+	while (DB_ROW(r, event_cols, &ev) == 1) {
 		rows++;
-		id = db_res_int(r, 0);
-		if (id <= tail.hi) {
-			if (!sse_gaps_take(&tail.gaps, id))
+		if (ev.id <= tail.hi) {
+			if (!sse_gaps_take(&tail.gaps, ev.id))
 				continue;
 		} else {
-			if (id > tail.hi + 1)
-				sse_gaps_add(&tail.gaps, tail.hi + 1, id - 1, now);
-			tail.hi = id;
+			if (ev.id > tail.hi + 1)
+				sse_gaps_add(&tail.gaps, tail.hi + 1, ev.id - 1,
+				    now);
+			tail.hi = ev.id;
 		}
-		apply_event(id, db_res_int(r, 1), db_res_str(r, 2, NULL),
-		    (int)db_res_int(r, 3));
+		apply_event(ev.id, ev.job_id, ev.course, ev.state);
 	}
 	db_res_free(r);
 	return rows;
