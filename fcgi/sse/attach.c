@@ -10,19 +10,13 @@
 #include "hub.h"
 #include "states.h"
 
-enum attach_stmt {
-	ATTACH_STMT_SNAPSHOT,
-	ATTACH_STMT__MAX
-};
+/* A job's state and newest event id in one read view (snapshot_row). */
+static const char *const snapshot_sql =
+    "SELECT j.course_id, j.state, COALESCE((SELECT MAX(e.id)"
+    " FROM job_event e WHERE e.job_id = j.id), 0)"
+    " FROM grading_job j WHERE j.id = ?";
 
-static const char *const attach_sql[ATTACH_STMT__MAX] = {
-	/* ATTACH_STMT_SNAPSHOT: state and newest event id in one read view. */
-	"SELECT j.course_id, j.state, COALESCE((SELECT MAX(e.id)"
-	" FROM job_event e WHERE e.job_id = j.id), 0)"
-	" FROM grading_job j WHERE j.id = ?",
-};
-
-struct snapshot_row {		/* ATTACH_STMT_SNAPSHOT */
+struct snapshot_row {
 	char		 course[ID_MAX + 1];
 	int		 state;
 	int64_t		 last_id;	/* newest event of the job, or 0 */
@@ -59,7 +53,7 @@ attach_job(struct db *db, struct sse_stream *s)
 
 	if ((j = reg_job_find(s->job_id)) != NULL)
 		return j;
-	rc = DB_QUERY_ROW(db, attach_sql[ATTACH_STMT_SNAPSHOT], snapshot_cols,
+	rc = DB_QUERY_ROW(db, snapshot_sql, snapshot_cols,
 	    &snap, "i", s->job_id);
 	if (rc != 1) {
 		/* Gone, or a database error: the client reconnects (with

@@ -11,18 +11,12 @@
 #include "hub.h"
 #include "states.h"
 
-enum pos_stmt {
-	POS_STMT_QUEUED,
-	POS_STMT__MAX
-};
+/* The queue of a course up to a job id, read into queued_row. */
+static const char *const queued_sql =
+    "SELECT id FROM grading_job WHERE state = ? AND course_id = ?"
+    " AND id <= ? ORDER BY id";
 
-static const char *const pos_sql[POS_STMT__MAX] = {
-	/* POS_STMT_QUEUED: the queue of a course up to a job id. */
-	"SELECT id FROM grading_job WHERE state = ? AND course_id = ?"
-	" AND id <= ? ORDER BY id",
-};
-
-struct queued_row {		/* POS_STMT_QUEUED */
+struct queued_row {
 	int64_t		 id;
 };
 
@@ -45,7 +39,7 @@ queue_load(struct db *db, struct sse_course *c, int64_t upto, size_t *n)
 	size_t		 cap;
 
 	*n = 0;
-	r = db_query(db, pos_sql[POS_STMT_QUEUED], "isi", (int64_t)JOB_QUEUED,
+	r = db_query(db, queued_sql, "isi", (int64_t)JOB_QUEUED,
 	    c->id, upto);
 	if (r == NULL)
 		return -1;
