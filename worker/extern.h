@@ -76,11 +76,48 @@ char	*capture_finish(struct capture *, size_t *len);	/* caller frees */
 void	 capture_free(struct capture *);
 #define TRUNC_MARKER_FMT	"\n[... %llu bytes truncated ...]\n"
 
-/* podman.c */
+/* proc.c: run one program to its end (the only fork + execve) */
 struct argv {
 	char	**v;
 	size_t	  n, cap;
 };
+
+void	 argv_free(struct argv *);
+int	 argv_add(struct argv *, const char *);
+int	 argv_addf(struct argv *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+struct proc {
+	char *const		*argv;		/* argv[0]: an absolute path */
+	char *const		*envp;		/* its whole environment */
+	const char		*dir;		/* its cwd; NULL: ours */
+	int64_t			 timeout_ms;
+	const atomic_int	*cancel;	/* nonzero: stop it; NULL: never */
+	/* Its stdout and stderr, chunk by chunk; NULL: /dev/null. */
+	void			(*out)(void *, const char *, size_t);
+	void			(*err)(void *, const char *, size_t);
+	/* At the deadline or on cancel: called once, then the process
+	 * group is killed grace_ms later.  NULL: killed at once. */
+	void			(*stop)(void *);
+	int64_t			 grace_ms;
+	void			*arg;		/* for out, err and stop */
+	const char		*what;		/* names it in logs */
+};
+
+struct proc_end {
+	int	 started;
+	int	 status;	/* from waitpid */
+	int	 exit_code;	/* 128 + signal if killed; -1 if not run */
+	int	 timed_out;
+	int	 cancelled;
+	int64_t	 duration_ms;
+	char	 error[128];	/* why it was not started */
+};
+
+/* 0 once it ran and was reaped, -1 if it could not be started. */
+int	 proc_run(const struct proc *, struct proc_end *);
+
+/* podman.c */
 
 struct stage_result {
 	int	 ran;		/* podman was started */
@@ -104,8 +141,6 @@ struct stage_ctx {
 	const atomic_int	*abort;		/* nonzero: kill the stage now */
 };
 
-void	 argv_free(struct argv *);
-int	 argv_add(struct argv *, const char *);
 int	 podman_env_split(const json_t *env, struct buf *file, struct argv *av);
 int	 podman_build_argv(const struct stage_ctx *, const char *envfile,
 	    const struct argv *env_args, struct argv *, char *err, size_t errlen);

@@ -1,13 +1,10 @@
 #define _GNU_SOURCE
 #include <sys/types.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +16,10 @@
 #include "log.h"
 
 /*
- * Running stages with podman.  podman is started with execve of the
- * configured absolute path, a fixed argv built here, an explicit
- * environment and every other descriptor closed: nothing from a stage
- * ever passes through a shell.
+ * Running stages with podman.  podman is started by proc_run (proc.c)
+ * with the configured absolute path, a fixed argv built here and an
+ * explicit environment: nothing from a stage ever passes through a
+ * shell.
  *
  * `--log-driver passthrough` hands our pipes straight to the container,
  * so output is neither copied through conmon's attach socket nor written
@@ -31,69 +28,10 @@
  * own directory and looks for it.
  */
 
-#define READ_CHUNK	65536
 #define ERRTAIL		1024
 #define KILL_GRACE_MS	3000	/* after `rm -f`, before SIGKILL of podman */
-#define DRAIN_MS	2000	/* reading after podman exited */
 #define RM_TIMEOUT_MS	60000
-#define TICK_MS		250	/* how often the abort flag is looked at */
 #define BACKSTOP_S	10	/* conmon's own --timeout, past ours */
-
-void
-argv_free(struct argv *av)
-{
-	size_t	 i;
-
-	if (av == NULL || av->v == NULL)
-		return;
-	for (i = 0; i < av->n; i++)
-		free(av->v[i]);
-	free(av->v);
-	av->v = NULL;
-	av->n = av->cap = 0;
-}
-
-/* Keeps a NULL after the last element, as execve wants. */
-int
-argv_add(struct argv *av, const char *s)
-{
-	char	**nv;
-	size_t	  ncap;
-
-	if (av->n + 2 > av->cap) {
-		ncap = av->cap ? av->cap * 2 : 64;
-		if ((nv = realloc(av->v, ncap * sizeof(*nv))) == NULL)
-			return -1;
-		av->v = nv;
-		av->cap = ncap;
-	}
-	if ((av->v[av->n] = strdup(s)) == NULL)
-		return -1;
-	av->n++;
-	av->v[av->n] = NULL;
-	return 0;
-}
-
-static int
-argv_addf(struct argv *av, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-argv_addf(struct argv *av, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s;
-	int	 rc;
-
-	va_start(ap, fmt);
-	rc = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (rc < 0)
-		return -1;
-	rc = argv_add(av, s);
-	free(s);
-	return rc;
-}
 
 /*
  * podman's --env-file reader (podman 4.3 pkg/env) is line based: it
@@ -235,136 +173,36 @@ podman_envp_free(char **envp)
 	free(envp);
 }
 
-/*
- * fork + execve.  Between the two only async-signal-safe calls: the
- * parent is multi-threaded.  The child gets its own process group (a
- * terminal's ^C must not reach podman: SIGINT drains the worker), an
- * empty signal mask and default SIGPIPE (the worker blocks and ignores).
- */
-static pid_t
-spawn(char *const argv[], char *const envp[], const char *dir, int in,
-    int out, int err)
+static void
+to_buf(void *arg, const char *p, size_t n)
 {
-	static const char	 msg[] = "broadway-worker: cannot execute podman\n";
-	sigset_t		 none;
-	struct sigaction	 sa;
-	pid_t			 pid;
-	int			 i;
-
-	sigemptyset(&none);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	if ((pid = fork()) != 0)
-		return pid;
-	setpgid(0, 0);
-	if (dup2(in, 0) == -1 || dup2(out, 1) == -1 || dup2(err, 2) == -1)
-		_exit(127);
-	if (dir != NULL && chdir(dir) == -1)
-		_exit(127);
-	for (i = 1; i < NSIG; i++)
-		if (i != SIGKILL && i != SIGSTOP)
-			sigaction(i, &sa, NULL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	closefrom(3);
-	execve(argv[0], argv, envp);
-	if (write(2, msg, sizeof(msg) - 1) < 0)
-		_exit(127);
-	_exit(127);
-}
-
-static int
-pidfd_open_(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static int
-exit_code_of(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return -1;
-}
-
-/* Wait for pid at most ms milliseconds, then SIGKILL its group.  */
-static int
-wait_bounded(pid_t pid, int pidfd, int ms, int *status)
-{
-	struct pollfd	 pfd;
-	pid_t		 r;
-
-	if (pidfd >= 0) {
-		pfd.fd = pidfd;
-		pfd.events = POLLIN;
-		(void)poll(&pfd, 1, ms);
-	}
-	while ((r = waitpid(pid, status, WNOHANG)) == -1 && errno == EINTR)
-		;
-	if (r == pid)
-		return 0;
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-	while (waitpid(pid, status, 0) == -1)
-		if (errno != EINTR)
-			return -1;
-	return -1;
+	(void)buf_append(arg, p, n);
 }
 
 /*
  * Run a podman command to completion (rm, ps), stdout into out if not
- * NULL (bounded), stderr discarded.  The exit code, or -1.
+ * NULL (bounded), stderr discarded.  The exit code, or -1 (not run, or
+ * killed at the deadline).
  */
 static int
 run_cmd(const struct wconf *c, struct argv *av, struct buf *out, int ms)
 {
-	char		**envp = NULL, chunk[4096];
-	int		  devnull = -1, p[2] = { -1, -1 }, pidfd = -1, status = 0;
+	struct proc	 p;
+	struct proc_end	 e;
+	char		**envp;
 	int		  rc = -1;
-	ssize_t		  n;
-	pid_t		  pid;
-	int64_t		  end = mono_ms() + ms;
-	struct pollfd	  pfd;
 
 	if ((envp = podman_envp(c)) == NULL)
-		goto out;
-	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
-		goto out;
-	if (out != NULL && pipe2(p, O_CLOEXEC) == -1)
-		goto out;
-	pid = spawn(av->v, envp, NULL, devnull, out ? p[1] : devnull, devnull);
-	if (pid == -1)
-		goto out;
-	pidfd = pidfd_open_(pid);
-	if (p[1] != -1) {
-		close(p[1]);
-		p[1] = -1;
-		pfd.fd = p[0];
-		pfd.events = POLLIN;
-		while (mono_ms() < end) {
-			if (poll(&pfd, 1, (int)(end - mono_ms())) <= 0)
-				continue;
-			if ((n = read(p[0], chunk, sizeof(chunk))) <= 0) {
-				if (n == -1 && errno == EINTR)
-					continue;
-				break;
-			}
-			(void)buf_append(out, chunk, (size_t)n);
-		}
-	}
-	ms = (int)(end - mono_ms());
-	if (wait_bounded(pid, pidfd, ms > 0 ? ms : 0, &status) == 0)
-		rc = exit_code_of(status);
-out:
-	if (pidfd != -1)
-		close(pidfd);
-	if (p[0] != -1)
-		close(p[0]);
-	if (p[1] != -1)
-		close(p[1]);
-	if (devnull != -1)
-		close(devnull);
+		return -1;
+	memset(&p, 0, sizeof(p));
+	p.argv = av->v;
+	p.envp = envp;
+	p.timeout_ms = ms;
+	p.out = out != NULL ? to_buf : NULL;
+	p.arg = out;
+	p.what = av->v[1] != NULL ? av->v[1] : "podman";
+	if (proc_run(&p, &e) == 0 && !e.timed_out)
+		rc = e.exit_code;
 	podman_envp_free(envp);
 	return rc;
 }
@@ -503,6 +341,40 @@ stage_fail(struct stage_result *r, struct capture *err, const char *fmt, ...)
 	}
 }
 
+/* What the runner's callbacks of one stage share. */
+struct stage_io {
+	const struct stage_ctx	*x;
+	char			 errtail[ERRTAIL];
+	size_t			 errtail_len;
+};
+
+static void
+stage_out(void *arg, const char *p, size_t n)
+{
+	struct stage_io	*io = arg;
+
+	capture_write(io->x->out, p, n);
+}
+
+static void
+stage_err(void *arg, const char *p, size_t n)
+{
+	struct stage_io	*io = arg;
+
+	errtail_add(io->errtail, &io->errtail_len, p, n);
+	if (io->x->opts->logs)
+		capture_write(io->x->err, p, n);
+}
+
+/* podman run returns once its container is gone. */
+static void
+stage_stop(void *arg)
+{
+	struct stage_io	*io = arg;
+
+	podman_remove(io->x->conf, io->x->name);
+}
+
 void
 podman_run_stage(const struct stage_ctx *x, struct stage_result *r)
 {
@@ -510,19 +382,16 @@ podman_run_stage(const struct stage_ctx *x, struct stage_result *r)
 	struct capture		*errcap = x->opts->logs ? x->err : NULL;
 	struct argv		 av = { NULL, 0, 0 }, env_args = { NULL, 0, 0 };
 	struct buf		 envfile;
-	struct pollfd		 pfd[3];
-	char			 path[PATH_MAX], reason[256], errtail[ERRTAIL];
-	char			**envp = NULL, *chunk = NULL;
-	int			 po[2] = { -1, -1 }, pe[2] = { -1, -1 };
-	int			 devnull = -1, pidfd = -1, status = 0, exited = 0;
-	int			 nfds, i, wait_ms;
-	size_t			 errtail_len = 0;
-	int64_t			 start, now, deadline, kill_at = 0, drain_end = 0;
-	ssize_t			 n;
-	pid_t			 pid = -1, w;
+	struct stage_io		 io;
+	struct proc		 p;
+	struct proc_end		 e;
+	char			 path[PATH_MAX], reason[256], what[ID_MAX + 32];
+	char			**envp = NULL;
 
 	memset(r, 0, sizeof(*r));
 	r->exit_code = -1;
+	memset(&io, 0, sizeof(io));
+	io.x = x;
 	buf_init(&envfile, 128 * 1024 * 1024);
 	reason[0] = '\0';
 
@@ -541,135 +410,39 @@ podman_run_stage(const struct stage_ctx *x, struct stage_result *r)
 		stage_fail(r, errcap, "%s", reason);
 		goto out;
 	}
-	if ((envp = podman_envp(c)) == NULL || (chunk = malloc(READ_CHUNK)) == NULL) {
+	if ((envp = podman_envp(c)) == NULL) {
 		stage_fail(r, errcap, "out of memory");
 		goto out;
 	}
-	if ((devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1 ||
-	    pipe2(pe, O_CLOEXEC) == -1 ||
-	    (x->opts->logs && pipe2(po, O_CLOEXEC) == -1)) {
-		stage_fail(r, errcap, "cannot create pipes: %s", strerror(errno));
-		goto out;
-	}
-	start = mono_ms();
-	deadline = start + (int64_t)(x->opts->timeout * 1000.0);
-	pid = spawn(av.v, envp, x->dir, devnull, po[1] != -1 ? po[1] : devnull,
-	    pe[1]);
-	if (pid == -1) {
-		stage_fail(r, errcap, "cannot fork: %s", strerror(errno));
+	snprintf(what, sizeof(what), "job=%s podman run", x->job_id);
+	memset(&p, 0, sizeof(p));
+	p.argv = av.v;
+	p.envp = envp;
+	p.dir = x->dir;
+	p.timeout_ms = (int64_t)(x->opts->timeout * 1000.0);
+	p.cancel = x->abort;
+	p.out = x->opts->logs ? stage_out : NULL;
+	p.err = stage_err;
+	p.stop = stage_stop;
+	p.grace_ms = KILL_GRACE_MS;
+	p.arg = &io;
+	p.what = what;
+	if (proc_run(&p, &e) == -1) {
+		stage_fail(r, errcap, "%s", e.error);
 		goto out;
 	}
 	r->ran = 1;
-	close(pe[1]);
-	pe[1] = -1;
-	if (po[1] != -1) {
-		close(po[1]);
-		po[1] = -1;
-	}
-	pidfd = pidfd_open_(pid);
-	for (;;) {
-		now = mono_ms();
-		if (!exited && !r->timed_out && !r->aborted &&
-		    (now >= deadline || atomic_load(x->abort))) {
-			if (now >= deadline)
-				r->timed_out = 1;
-			else
-				r->aborted = 1;
-			/* podman run returns once its container is gone. */
-			podman_remove(c, x->name);
-			now = mono_ms();
-			kill_at = now + KILL_GRACE_MS;
-		}
-		if (!exited && kill_at != 0 && now >= kill_at) {
-			log_warnx("job=%s podman run did not exit after rm -f:"
-			    " killing it", x->job_id);
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			kill_at = now + 60000;
-		}
-		if (!exited && (pidfd == -1 || pe[0] == -1)) {
-			/* No pidfd (old kernel) or pipes done: poll for exit. */
-			while ((w = waitpid(pid, &status, WNOHANG)) == -1 &&
-			    errno == EINTR)
-				;
-			if (w == pid) {
-				exited = 1;
-				drain_end = now + DRAIN_MS;
-			}
-		}
-		if (exited && ((po[0] == -1 && pe[0] == -1) || now >= drain_end))
-			break;
-		nfds = 0;
-		if (po[0] != -1) {
-			pfd[nfds].fd = po[0];
-			pfd[nfds++].events = POLLIN;
-		}
-		if (pe[0] != -1) {
-			pfd[nfds].fd = pe[0];
-			pfd[nfds++].events = POLLIN;
-		}
-		if (!exited && pidfd != -1) {
-			pfd[nfds].fd = pidfd;
-			pfd[nfds++].events = POLLIN;
-		}
-		wait_ms = TICK_MS;
-		if (!exited && !r->timed_out && !r->aborted &&
-		    deadline - now < wait_ms)
-			wait_ms = (int)(deadline - now);
-		if (exited && drain_end - now < wait_ms)
-			wait_ms = (int)(drain_end - now);
-		if (wait_ms < 0)
-			wait_ms = 0;
-		if (poll(pfd, (nfds_t)nfds, wait_ms) == -1 && errno != EINTR) {
-			log_warn("job=%s poll", x->job_id);
-			usleep(10000);
-			continue;
-		}
-		for (i = 0; i < nfds; i++) {
-			if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
-				continue;
-			if (pfd[i].fd == pidfd) {
-				while ((w = waitpid(pid, &status, WNOHANG)) ==
-				    -1 && errno == EINTR)
-					;
-				if (w == pid) {
-					exited = 1;
-					drain_end = mono_ms() + DRAIN_MS;
-				}
-				continue;
-			}
-			n = read(pfd[i].fd, chunk, READ_CHUNK);
-			if (n == -1 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n <= 0) {
-				if (pfd[i].fd == po[0]) {
-					close(po[0]);
-					po[0] = -1;
-				} else {
-					close(pe[0]);
-					pe[0] = -1;
-				}
-				continue;
-			}
-			if (pfd[i].fd == po[0])
-				capture_write(x->out, chunk, (size_t)n);
-			else {
-				errtail_add(errtail, &errtail_len, chunk,
-				    (size_t)n);
-				if (x->opts->logs)
-					capture_write(x->err, chunk, (size_t)n);
-			}
-		}
-	}
-	r->duration_ms = mono_ms() - start;
-	r->exit_code = exit_code_of(status);
+	r->timed_out = e.timed_out;
+	r->aborted = e.cancelled;
+	r->duration_ms = e.duration_ms;
+	r->exit_code = e.exit_code;
 	snprintf(path, sizeof(path), "%s/oom", x->dir);
 	r->oom_killed = access(path, F_OK) == 0;
 	/*
 	 * --rm removes the container on every ordinary exit.  Make sure
 	 * after a kill, a podman error or a podman crash.
 	 */
-	if (r->timed_out || r->aborted || !WIFEXITED(status) ||
+	if (r->timed_out || r->aborted || !WIFEXITED(e.status) ||
 	    r->exit_code == 125) {
 		if (podman_remove(c, x->name) == -1)
 			log_warnx("job=%s container %s may be left: podman rm"
@@ -690,32 +463,15 @@ podman_run_stage(const struct stage_ctx *x, struct stage_result *r)
 		stage_fail(r, errcap,
 		    "killed: out of memory (limit %s)", x->opts->memory);
 	else if (r->exit_code == 125) {
-		errtail_line(errtail, errtail_len, reason, sizeof(reason));
+		errtail_line(io.errtail, io.errtail_len, reason, sizeof(reason));
 		snprintf(r->error, sizeof(r->error), "podman could not run the"
 		    " stage (exit 125): %s", reason);
-	} else if (!WIFEXITED(status))
+	} else if (!WIFEXITED(e.status))
 		snprintf(r->error, sizeof(r->error), "podman died (%s)",
-		    strsignal(WTERMSIG(status)));
+		    strsignal(WTERMSIG(e.status)));
 	else
 		r->success = r->exit_code == 0;
 out:
-	if (pid > 0 && !exited) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-			;
-	}
-	for (i = 0; i < 2; i++) {
-		if (po[i] != -1)
-			close(po[i]);
-		if (pe[i] != -1)
-			close(pe[i]);
-	}
-	if (pidfd != -1)
-		close(pidfd);
-	if (devnull != -1)
-		close(devnull);
-	free(chunk);
 	podman_envp_free(envp);
 	argv_free(&av);
 	argv_free(&env_args);
