@@ -11,9 +11,9 @@
 
 /*
  * The API client: one libcurl easy handle per thread (handles are not
- * shared), kept open so the TLS connection is reused.  http and https
- * only, no redirects, connect and total timeouts, an error buffer, and
- * every setopt checked.
+ * shared), kept open so the TLS connection is reused.  HTTPS only, no
+ * redirects, connect and total timeouts, an error buffer, and every
+ * setopt checked.
  */
 
 /* The API sizes what it accepts to fit this (common/bounds.h). */
@@ -44,57 +44,86 @@ on_data(char *p, size_t size, size_t nmemb, void *arg)
 	return size * nmemb;
 }
 
-#define SETOPT(opt, val) do {						\
-	if (curl_easy_setopt(a->h, opt, val) != CURLE_OK) {		\
+#define SETOPT(h, opt, val) do {					\
+	if (curl_easy_setopt(h, opt, val) != CURLE_OK) {		\
 		log_warnx("curl_easy_setopt(%s) failed", #opt);		\
 		goto fail;						\
 	}								\
 } while (0)
 
+/*
+ * A libcurl easy handle set up as every connection of the worker wants
+ * it (the API calls here, the nudge stream): http(s) only, no redirects,
+ * the peer and its name verified (against ca_file if set), a connect
+ * timeout, TCP keep-alive, no signals, errors into errbuf
+ * (CURL_ERROR_SIZE), the bearer token and the extra headers (a NULL-
+ * ended list).  *hdrs is the header list: free it with
+ * curl_slist_free_all after the handle (it holds the token).  NULL on
+ * failure (logged).
+ */
+CURL *
+api_handle(const struct wconf *c, const char *const *extra, char *errbuf,
+    struct curl_slist **hdrs)
+{
+	struct curl_slist	*l;
+	CURL			*h;
+	char			 auth[TOKEN_MAX + 32];
+
+	*hdrs = NULL;
+	if ((h = curl_easy_init()) == NULL)
+		return NULL;
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+	l = curl_slist_append(*hdrs, auth);
+	explicit_bzero(auth, sizeof(auth));
+	if (l == NULL)
+		goto fail;
+	*hdrs = l;
+	for (; extra != NULL && *extra != NULL; extra++) {
+		if ((l = curl_slist_append(*hdrs, *extra)) == NULL)
+			goto fail;
+		*hdrs = l;
+	}
+	errbuf[0] = '\0';
+	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+	SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+	SETOPT(h, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout);
+	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
+	SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_file[0] != '\0')
+		SETOPT(h, CURLOPT_CAINFO, c->ca_file);
+	SETOPT(h, CURLOPT_HTTPHEADER, *hdrs);
+	SETOPT(h, CURLOPT_USERAGENT, "broadway-worker/1");
+	SETOPT(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	return h;
+fail:
+	curl_easy_cleanup(h);
+	curl_slist_free_all(*hdrs);
+	*hdrs = NULL;
+	return NULL;
+}
+
 struct api *
 api_open(const struct wconf *c)
 {
+	static const char *const extra[] = {
+		"Expect:",	/* no 100-continue round trip before results */
+		"Content-Type: application/json", NULL
+	};
 	struct api		*a;
-	struct curl_slist	*l;
-	char			 auth[TOKEN_MAX + 32];
 
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return NULL;
 	a->conf = c;
 	buf_init(&a->resp, RESPONSE_MAX);
-	if ((a->h = curl_easy_init()) == NULL)
+	if ((a->h = api_handle(c, extra, a->errbuf, &a->hdrs)) == NULL)
 		goto fail;
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-	l = curl_slist_append(a->hdrs, auth);
-	explicit_bzero(auth, sizeof(auth));
-	if (l == NULL)
-		goto fail;
-	a->hdrs = l;
-	/* No "Expect: 100-continue" round trip before large results. */
-	if ((l = curl_slist_append(a->hdrs, "Expect:")) == NULL)
-		goto fail;
-	a->hdrs = l;
-	if ((l = curl_slist_append(a->hdrs,
-	    "Content-Type: application/json")) == NULL)
-		goto fail;
-	a->hdrs = l;
-	SETOPT(CURLOPT_NOSIGNAL, 1L);
-	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-	SETOPT(CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout);
-	SETOPT(CURLOPT_TIMEOUT, (long)c->request_timeout);
-	SETOPT(CURLOPT_ERRORBUFFER, a->errbuf);
-	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_file[0] != '\0')
-		SETOPT(CURLOPT_CAINFO, c->ca_file);
-	SETOPT(CURLOPT_HTTPHEADER, a->hdrs);
-	SETOPT(CURLOPT_USERAGENT, "broadway-worker/1");
-	SETOPT(CURLOPT_WRITEFUNCTION, on_data);
-	SETOPT(CURLOPT_WRITEDATA, a);
-	SETOPT(CURLOPT_POST, 1L);
-	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(a->h, CURLOPT_TIMEOUT, (long)c->request_timeout);
+	SETOPT(a->h, CURLOPT_WRITEFUNCTION, on_data);
+	SETOPT(a->h, CURLOPT_WRITEDATA, a);
+	SETOPT(a->h, CURLOPT_POST, 1L);
 	return a;
 fail:
 	api_close(a);

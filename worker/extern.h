@@ -2,10 +2,12 @@
 #define BW_WORKER_EXTERN_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "buf.h"
@@ -150,8 +152,16 @@ void	 podman_run_stage(const struct stage_ctx *, struct stage_result *);
 int	 podman_remove(const struct wconf *, const char *name);
 int	 podman_cleanup_worker(const struct wconf *);
 
-/* job.c */
-json_t	*job_run(const struct wconf *, const json_t *job,
+/* job.c: one claimed job, read once from the claim answer */
+struct job {
+	char	 id[ID_MAX + 1];	/* grading_job_id */
+	int64_t	 attempt;
+	json_t	*stages;		/* the stage list as sent (a reference) */
+};
+
+struct job *job_parse(const json_t *claim, char *err, size_t errlen);
+void	 job_free(struct job *);
+json_t	*job_run(const struct wconf *, const struct job *,
 	    const atomic_int *abort, int *aborted);
 int	 job_dirs_clean(const struct wconf *);
 int	 rm_tree(const char *);
@@ -192,8 +202,66 @@ enum api_rc api_heartbeat(struct api *);
 enum api_rc api_claim(struct api *, const char *body, json_t **job);
 enum api_rc api_result(struct api *, const char *body, size_t len);
 const char *api_error(const struct api *);
+CURL	*api_handle(const struct wconf *, const char *const *extra_headers,
+	    char *errbuf, struct curl_slist **hdrs);
+
+/* The state the threads share; main.c owns it, each thread gets a
+ * pointer.  Everything but the atomics is read and written with mu held. */
+struct worker {
+	struct wconf	 conf;		/* read-only once the threads run */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;		/* on CLOCK_MONOTONIC */
+	struct api_reg	 reg;		/* the heartbeat thread may renew it */
+	struct job	*queue[WORKER_SLOTS_MAX];	/* claimed, not started */
+	size_t		 qlen;
+	int		 busy;		/* claimed, not yet answered */
+	json_t		*running;	/* their job ids, sent with each claim */
+	/* Set by the main thread (with mu held, to pair with the
+	 * broadcast), read anywhere without it: a slot thread looks at
+	 * `aborting` between polls of a running stage. */
+	atomic_int	 draining;	/* 1st signal: claim no more */
+	atomic_int	 aborting;	/* 2nd signal: stop running stages */
+	int		 dispatcher_done;
+	int		 slots_left;	/* slot threads still running */
+	int		 stop_heartbeat;
+	int		 nudged;	/* a `work` event since the last claim */
+	int		 nudge_up;	/* the nudge stream is delivering */
+	int64_t		 jobs_done;
+};
+
+/* wait.c: naps on the worker's clock, and the retry backoff */
+#define RETRY_MIN_MS	1000
+#define RETRY_MAX_MS	30000
+
+struct timespec;
+int	 worker_stopping(struct worker *, int abort_only);
+void	 worker_deadline(struct timespec *, int64_t ms);
+void	 worker_nap(struct worker *, int64_t ms, int abort_only);
+int	 worker_nap_claim(struct worker *, int64_t ms);
+int64_t	 backoff_next(int64_t ms, int64_t max);
+
+/* report.c: one result, sent until the API answers */
+struct report_wait {
+	/* Sleep ms before the next try; nonzero: give up (it stays). */
+	int	(*wait)(void *, int64_t ms);
+	void	 *arg;
+};
+
+int	 report_send(struct api *, const char *path, const char *body,
+	    size_t len, const char *what, const struct report_wait *);
+int	 report_spool(const struct wconf *, const struct report_wait *);
+
+/* dispatch.c: claiming (the dispatcher) and running (the slots) */
+void	*dispatcher_main(void *worker);
+void	*slot_main(void *worker);
+
+/* heartbeat.c */
+void	*heartbeat_main(void *worker);
+void	 worker_reregister(struct worker *, struct api *);
 
 /* nudge.c: the worker's `work` event stream from broadway-sse */
+void	*nudge_main(void *worker);	/* holds the stream */
+
 struct nudge_parse {
 	char	 line[64];	/* the longest line we care about is shorter */
 	size_t	 len;

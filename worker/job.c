@@ -56,6 +56,47 @@ job_dirs_clean(const struct wconf *c)
 	return 0;
 }
 
+/*
+ * The claim answer's job: id and attempt checked here, once; the
+ * stage list is checked stage by stage when it runs.  NULL (why in err)
+ * if the job cannot even be named.
+ */
+struct job *
+job_parse(const json_t *claim, char *err, size_t errlen)
+{
+	const char	*id;
+	json_t		*v;
+	struct job	*j;
+
+	id = json_string_value(json_object_get(claim, "grading_job_id"));
+	v = json_object_get(claim, "attempt");
+	if (id == NULL || !id_valid(id)) {
+		snprintf(err, errlen, "no valid grading_job_id");
+		return NULL;
+	}
+	/* json_integer_value: 0 for a missing attempt, as before. */
+	if (json_integer_value(v) < 0) {
+		snprintf(err, errlen, "job %s: no valid attempt", id);
+		return NULL;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	copy_str(j->id, sizeof(j->id), id);
+	j->attempt = json_integer_value(v);
+	j->stages = json_incref(json_object_get(claim, "stages"));
+	return j;
+}
+
+void
+job_free(struct job *j)
+{
+	if (j != NULL)
+		json_decref(j->stages);
+	free(j);
+}
+
 static json_t *
 stage_entry(size_t i, const char *image, const struct stage_result *r)
 {
@@ -68,12 +109,12 @@ stage_entry(size_t i, const char *image, const struct stage_result *r)
 }
 
 /*
- * Run the job; the result body for POST .../result, or NULL if the job
- * cannot even be named (no valid id/attempt) or the worker was told to
- * abort (nothing is reported then: the lease lapses and it is requeued).
+ * Run the job; the result body for POST .../result, or NULL if out of
+ * memory or the worker was told to abort (nothing is reported then:
+ * the lease lapses and it is requeued).
  */
 json_t *
-job_run(const struct wconf *c, const json_t *job, const atomic_int *abort,
+job_run(const struct wconf *c, const struct job *job, const atomic_int *abort,
     int *aborted)
 {
 	struct capture		 out, err;
@@ -82,26 +123,22 @@ job_run(const struct wconf *c, const json_t *job, const atomic_int *abort,
 	struct stage_ctx	 x;
 	const json_t		*stages, *st;
 	json_t			*results = NULL, *entry, *res = NULL;
-	const char		*job_id;
+	const char		*job_id = job->id;
 	char			 dir[PATH_MAX], scratch[PATH_MAX], sdir[PATH_MAX];
-	char			 name[256], why[256];
+	char			 name[2 * ID_MAX + 64], why[256];
 	char			*so = NULL, *se = NULL;
 	size_t			 i, solen = 0, selen = 0;
-	json_int_t		 attempt;
+	json_int_t		 attempt = job->attempt;
 	int			 ok = 0, have_dir = 0, called;
 
 	*aborted = 0;
 	memset(&out, 0, sizeof(out));
 	memset(&err, 0, sizeof(err));
-	job_id = json_string_value(json_object_get(job, "grading_job_id"));
-	attempt = json_integer_value(json_object_get(job, "attempt"));
-	if (job_id == NULL || !id_valid(job_id) || attempt < 0)
-		return NULL;
 	if (capture_init(&out, c->log_cap) == -1 ||
 	    capture_init(&err, c->log_cap) == -1 ||
 	    (results = json_array()) == NULL)
 		goto out;
-	stages = json_object_get(job, "stages");
+	stages = job->stages;
 	if (!json_is_array(stages) || json_array_size(stages) == 0 ||
 	    json_array_size(stages) > PIPELINE_MAX_STAGES) {
 		capture_puts(&err, "[broadway-worker] the job has no valid"

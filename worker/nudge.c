@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,48 +118,29 @@ int
 nudge_stream(const struct wconf *c, const struct nudge_cb *cb, char *err,
     size_t errlen)
 {
+	static const char *const extra[] = { "Accept: text/event-stream",
+					     NULL };
 	struct nudge_ctx	 x;
-	struct curl_slist	*hdrs = NULL, *l;
+	struct curl_slist	*hdrs = NULL;
 	CURL			*h;
 	CURLcode		 cc;
-	char			 url[URL_MAX + ID_MAX + 64], auth[TOKEN_MAX + 32];
+	char			 url[URL_MAX + ID_MAX + 64];
 	char			 errbuf[CURL_ERROR_SIZE];
 
 	memset(&x, 0, sizeof(x));
 	x.cb = cb;
 	nudge_parse_init(&x.parse);
-	errbuf[0] = '\0';
-	snprintf(err, errlen, "out of memory");
-	if ((h = curl_easy_init()) == NULL)
+	if ((h = api_handle(c, extra, errbuf, &hdrs)) == NULL) {
+		snprintf(err, errlen, "cannot set up libcurl");
 		return 0;
+	}
 	if (snprintf(url, sizeof(url), "%s/stream/grader/%s/work", c->api_url,
 	    c->worker_id) >= (int)sizeof(url)) {
 		snprintf(err, errlen, "URL too long");
 		goto out;
 	}
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-	l = curl_slist_append(hdrs, auth);
-	explicit_bzero(auth, sizeof(auth));
-	if (l == NULL)
-		goto out;
-	hdrs = l;
-	if ((l = curl_slist_append(hdrs, "Accept: text/event-stream")) == NULL)
-		goto out;
-	hdrs = l;
-	SETOPT(CURLOPT_NOSIGNAL, 1L);
-	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-	SETOPT(CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout);
 	SETOPT(CURLOPT_LOW_SPEED_LIMIT, 1L);
 	SETOPT(CURLOPT_LOW_SPEED_TIME, (long)NUDGE_LOW_SPEED_S);
-	SETOPT(CURLOPT_ERRORBUFFER, errbuf);
-	SETOPT(CURLOPT_SSL_VERIFYPEER, 1L);
-	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_file[0] != '\0')
-		SETOPT(CURLOPT_CAINFO, c->ca_file);
-	SETOPT(CURLOPT_HTTPHEADER, hdrs);
-	SETOPT(CURLOPT_USERAGENT, "broadway-worker/1");
 	SETOPT(CURLOPT_URL, url);
 	SETOPT(CURLOPT_HTTPGET, 1L);
 	/* 4xx/5xx end the transfer: no error body is fed to the parser. */
@@ -168,7 +150,6 @@ nudge_stream(const struct wconf *c, const struct nudge_cb *cb, char *err,
 	SETOPT(CURLOPT_NOPROGRESS, 0L);
 	SETOPT(CURLOPT_XFERINFOFUNCTION, on_progress);
 	SETOPT(CURLOPT_XFERINFODATA, &x);
-	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
 	cc = curl_easy_perform(h);
 	if (cc == CURLE_ABORTED_BY_CALLBACK)
 		snprintf(err, errlen, "stopped");
@@ -178,7 +159,75 @@ nudge_stream(const struct wconf *c, const struct nudge_cb *cb, char *err,
 	else
 		snprintf(err, errlen, "the server ended the stream");
 out:
-	curl_slist_free_all(hdrs);	/* holds the token */
 	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);	/* holds the token */
 	return x.events > 0;
+}
+
+/*
+ * The thread that holds the stream, reconnecting with backoff.  The
+ * dispatcher polls whatever happens here; losing the stream only takes
+ * it back to the API's poll_max_ms (and wakes it once, as its nap may
+ * be long).
+ */
+static void
+nudge_work(void *arg)
+{
+	struct worker	*w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	if (!w->nudge_up) {
+		w->nudge_up = 1;
+		log_info("nudge stream up: queued jobs wake the dispatcher");
+	}
+	w->nudged = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static int
+nudge_stop(void *arg)
+{
+	struct worker	*w = arg;
+	int		 v;
+
+	pthread_mutex_lock(&w->mu);
+	v = worker_stopping(w, 0) || w->stop_heartbeat;
+	pthread_mutex_unlock(&w->mu);
+	return v;
+}
+
+void *
+nudge_main(void *arg)
+{
+	struct worker	*w = arg;
+	struct nudge_cb	 cb = { nudge_work, nudge_stop, w };
+	char		 err[256];
+	int64_t		 backoff = RETRY_MIN_MS;
+	int		 up, fails = 0;
+
+	log_set_request(w->conf.worker_id);
+	while (!nudge_stop(w)) {
+		up = nudge_stream(&w->conf, &cb, err, sizeof(err));
+		pthread_mutex_lock(&w->mu);
+		if (w->nudge_up) {
+			w->nudge_up = 0;
+			w->nudged = 1;
+			pthread_cond_broadcast(&w->cv);
+		}
+		pthread_mutex_unlock(&w->mu);
+		if (nudge_stop(w))
+			break;
+		if (up) {
+			log_warnx("nudge stream lost (%s): polling until it is"
+			    " back", err);
+			backoff = RETRY_MIN_MS;
+			fails = 0;
+		} else if (fails++ % 10 == 0)
+			log_warnx("nudge stream unavailable (%s): polling",
+			    err);
+		worker_nap(w, backoff, 0);
+		backoff = backoff_next(backoff, RETRY_MAX_MS);
+	}
+	return NULL;
 }
