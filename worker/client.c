@@ -26,6 +26,7 @@ struct api {
 	struct buf		 resp;
 	char			 errbuf[CURL_ERROR_SIZE];
 	char			 msg[256];	/* last failure, for logs */
+	int			 unreachable;	/* it was curl's, not an answer */
 };
 
 int
@@ -53,7 +54,7 @@ on_data(char *p, size_t size, size_t nmemb, void *arg)
 
 /*
  * A libcurl easy handle set up as every connection of the worker wants
- * it (the API calls here, the nudge stream): http(s) only, no redirects,
+ * it (the API calls here, the nudge stream): HTTPS only, no redirects,
  * the peer and its name verified (against ca_file if set), a connect
  * timeout, TCP keep-alive, no signals, errors into errbuf
  * (CURL_ERROR_SIZE), the bearer token and the extra headers (a NULL-
@@ -85,8 +86,8 @@ api_handle(const struct wconf *c, const char *const *extra, char *errbuf,
 	}
 	errbuf[0] = '\0';
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SETOPT(h, CURLOPT_PROTOCOLS_STR, "https");
+	SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout);
 	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -148,6 +149,12 @@ api_error(const struct api *a)
 	return a->msg;
 }
 
+int
+api_unreachable(const struct api *a)
+{
+	return a->unreachable;
+}
+
 /* The envelope's data.message, for logs. */
 static void
 note_failure(struct api *a, long code)
@@ -179,6 +186,7 @@ api_post(struct api *a, const char *verb, const char *body, size_t len,
 		*datap = NULL;
 	a->msg[0] = '\0';
 	a->errbuf[0] = '\0';
+	a->unreachable = 0;
 	buf_reset(&a->resp);
 	if (snprintf(url, sizeof(url), "%s/grader/%s/%s", a->conf->api_url,
 	    a->conf->worker_id, verb) >= (int)sizeof(url)) {
@@ -195,6 +203,7 @@ api_post(struct api *a, const char *verb, const char *body, size_t len,
 	if ((cc = curl_easy_perform(a->h)) != CURLE_OK) {
 		snprintf(a->msg, sizeof(a->msg), "%s", a->errbuf[0] ?
 		    a->errbuf : curl_easy_strerror(cc));
+		a->unreachable = 1;
 		return API_RETRY;
 	}
 	if (curl_easy_getinfo(a->h, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)

@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 #include <unistd.h>
 
 #include "extern.h"
+#include "log.h"
 
 /*
  * The config file is `key = value` lines; `#` starts a comment line.
@@ -198,15 +201,22 @@ out:
 static int
 read_token(struct wconf *c, char *err, size_t errlen)
 {
-	FILE	*f;
-	char	 line[TOKEN_MAX + 2], *t;
-	int	 rc = -1;
+	struct stat	 st;
+	FILE		*f;
+	char		 line[TOKEN_MAX + 2], *t;
+	int		 rc = -1;
 
 	if ((f = fopen(c->token_file, "r")) == NULL) {
 		snprintf(err, errlen, "token_file %s: %s", c->token_file,
 		    strerror(errno));
 		return -1;
 	}
+	/* Anyone who can read the token can claim jobs and post results. */
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+		log_warnx("token_file %s is open to group or others (mode"
+		    " %04o): anyone who reads it can act as a worker; chmod 600"
+		    " %s", c->token_file, (unsigned)(st.st_mode & 07777),
+		    c->token_file);
 	if (fgets(line, sizeof(line), f) == NULL) {
 		snprintf(err, errlen, "token_file %s is empty", c->token_file);
 		goto out;
@@ -280,9 +290,15 @@ conf_finish(struct wconf *c, int need_api, char *err, size_t errlen)
 		c->api_url[--n] = '\0';
 	if (!need_api)
 		return 0;
-	if (strncmp(c->api_url, "https://", 8) != 0 &&
-	    strncmp(c->api_url, "http://", 7) != 0) {
-		snprintf(err, errlen, "api_url must be an http(s) URL such as"
+	/* The token goes with every request: never in clear. */
+	if (strncasecmp(c->api_url, "http://", 7) == 0) {
+		snprintf(err, errlen, "api_url %s: the API is HTTPS only (the"
+		    " cluster token must not cross the network in clear): use"
+		    " https://%s", c->api_url, c->api_url + 7);
+		return -1;
+	}
+	if (strncasecmp(c->api_url, "https://", 8) != 0) {
+		snprintf(err, errlen, "api_url must be an https URL such as"
 		    " https://grader.example.edu/api/v1");
 		return -1;
 	}

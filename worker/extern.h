@@ -19,6 +19,9 @@
  * stage with podman.  One header for the program, grouped by file.
  */
 
+#ifndef WORKER_VERSION
+#define WORKER_VERSION		"1.0"
+#endif
 #define WORKER_SLOTS_MAX	64
 #define LOG_CAP_DEFAULT		(1024 * 1024)
 #define LOG_CAP_MIN		1024
@@ -202,6 +205,7 @@ enum api_rc api_heartbeat(struct api *);
 enum api_rc api_claim(struct api *, const char *body, json_t **job);
 enum api_rc api_result(struct api *, const char *body, size_t len);
 const char *api_error(const struct api *);
+int	 api_unreachable(const struct api *);	/* no HTTP answer came */
 CURL	*api_handle(const struct wconf *, const char *const *extra_headers,
 	    char *errbuf, struct curl_slist **hdrs);
 

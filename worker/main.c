@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,15 +37,18 @@ struct threads {
 	pthread_t	 hb, disp, nudge, slot[WORKER_SLOTS_MAX];
 };
 
-static void
-usage(void)
+/* -h: the usage on stdout, exit 0; a wrong command line: stderr, 2. */
+static void __attribute__((noreturn))
+usage(int status)
 {
-	fprintf(stderr, "usage: broadway-worker [-dnP] [-f config] [-u api_url]"
-	    " [-c ca_file] [-t token_file]\n"
+	fprintf(status == 0 ? stdout : stderr, "usage: broadway-worker [-dhnP]"
+	    " [-f config] [-u api_url] [-c ca_file] [-t token_file]\n"
 	    "\t[-i worker_id] [-s slots] [-p podman] [-C containers.conf]"
 	    " [-S storage.conf]\n"
-	    "\t[-w work_dir] [-l log_cap] [-o key=value] [-R job.json]\n");
-	exit(2);
+	    "\t[-w work_dir] [-l log_cap] [-o key=value] [-R job.json]\n"
+	    "       broadway-worker --help | --version\n"
+	    "See broadway-worker(8).\n");
+	exit(status);
 }
 
 /*
@@ -61,6 +65,11 @@ configure(struct wconf *c, int argc, char *argv[], const char **local)
 		{ 'w', "work_dir" }, { 'l', "log_cap" }, { 'n', "allow_network" },
 		{ 'P', "allow_privileged" }, { 0, NULL }
 	};
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct { const char *key; char *val; } flags[64];
 	const char	*conffile = NULL;
 	char		 err[512], *eq;
@@ -69,10 +78,16 @@ configure(struct wconf *c, int argc, char *argv[], const char **local)
 
 	conf_defaults(c);
 	*local = NULL;
-	while ((ch = getopt(argc, argv, "dnPf:u:c:t:i:s:p:C:S:w:l:o:R:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "dhnPf:u:c:t:i:s:p:C:S:w:l:o:R:",
+	    longopts, NULL)) != -1) {
 		if (nflags >= sizeof(flags) / sizeof(flags[0]))
-			usage();
+			usage(2);
 		switch (ch) {
+		case 'h':
+			usage(0);
+		case 'V':
+			printf("broadway-worker %s\n", WORKER_VERSION);
+			exit(0);
 		case 'd':
 			c->foreground = 1;
 			continue;
@@ -84,7 +99,7 @@ configure(struct wconf *c, int argc, char *argv[], const char **local)
 			continue;
 		case 'o':
 			if ((eq = strchr(optarg, '=')) == NULL)
-				usage();
+				usage(2);
 			*eq = '\0';
 			flags[nflags].key = optarg;
 			flags[nflags++].val = eq + 1;
@@ -96,14 +111,14 @@ configure(struct wconf *c, int argc, char *argv[], const char **local)
 			if (flagkeys[i].ch == ch)
 				break;
 		if (flagkeys[i].key == NULL)
-			usage();
+			usage(2);
 		flags[nflags].key = flagkeys[i].key;
 		/* -n and -P take no argument: they switch a setting on. */
 		flags[nflags++].val = ch == 'n' || ch == 'P' ? (char *)"yes" :
 		    optarg;
 	}
 	if (optind != argc)
-		usage();
+		usage(2);
 	if (conffile != NULL && conf_load(c, conffile, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	for (i = 0; i < nflags; i++)
@@ -170,7 +185,13 @@ register_first(struct worker *w, const sigset_t *set)
 	if ((a = api_open(&w->conf)) == NULL)
 		fatalx("cannot set up libcurl");
 	while ((rc = api_register(a, &w->reg)) != API_OK) {
-		log_warnx("register failed: %s", api_error(a));
+		if (backoff == RETRY_MIN_MS && api_unreachable(a))
+			log_warnx("register failed: cannot reach the API at %s:"
+			    " %s; check api_url (https://, the host and the port"
+			    " nginx serves the API on over TLS) and ca_file",
+			    w->conf.api_url, api_error(a));
+		else
+			log_warnx("register failed: %s", api_error(a));
 		if (rc == API_BAD)
 			fatalx("the API refuses this worker's registration");
 		if (signal_wait(set, backoff, &sig)) {

@@ -118,6 +118,7 @@ class Worker:
         tf = os.path.join(self.wd, "token")
         with open(tf, "w") as f:
             f.write(env["BROADWAY_CLUSTER_TOKEN"] + "\n")
+        os.chmod(tf, 0o600)     # the worker warns about a looser mode
         self.args = [binary(env), "-d"] + common_args(env, self.wd, extra) + [
             "-u", env["BROADWAY_URL"], "-c", env["BROADWAY_CA"], "-t", tf,
             "-i", wid, "-s", str(slots)]
