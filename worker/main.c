@@ -364,7 +364,9 @@ wait_signals(struct worker *w, const sigset_t *set)
 }
 
 /* The second signal: the slot threads remove their containers, so they
- * are waited for; the others may be inside a request and are not. */
+ * are waited for; the others may be inside a request and are not, so
+ * the process ends with _exit: no atexit cleanup (OpenSSL's) runs under
+ * a thread still using it. */
 static void __attribute__((noreturn))
 abort_now(struct worker *w, struct threads *t)
 {
@@ -379,7 +381,7 @@ abort_now(struct worker *w, struct threads *t)
 	(void)job_dirs_clean(&w->conf);
 	log_info("stopped; unanswered results stay in %s/spool",
 	    w->conf.work_dir);
-	exit(1);
+	_exit(1);
 }
 
 static void
