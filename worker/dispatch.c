@@ -97,6 +97,7 @@ slot_main(void *arg)
 	struct worker	*w = arg;
 	struct api	*a;
 	struct job	*job;
+	size_t		 i;
 
 	log_set_request(w->conf.worker_id);
 	if ((a = api_open(&w->conf)) == NULL)
@@ -111,8 +112,9 @@ slot_main(void *arg)
 			break;
 		}
 		job = w->queue[0];
-		memmove(&w->queue[0], &w->queue[1], --w->qlen *
-		    sizeof(w->queue[0]));
+		for (i = 1; i < w->qlen; i++)
+			w->queue[i - 1] = w->queue[i];
+		w->qlen--;
 		pthread_mutex_unlock(&w->mu);
 
 		slot_run(w, a, job);

@@ -255,16 +255,17 @@ int	 report_send(struct api *, const char *path, const char *body,
 	    size_t len, const char *what, const struct report_wait *);
 int	 report_spool(const struct wconf *, const struct report_wait *);
 
-/* dispatch.c: claiming (the dispatcher) and running (the slots) */
-void	*dispatcher_main(void *worker);
-void	*slot_main(void *worker);
+/* dispatch.c: claiming (the dispatcher) and running (the slots).  The
+ * thread bodies here and below take the struct worker. */
+void	*dispatcher_main(void *arg);
+void	*slot_main(void *arg);
 
 /* heartbeat.c */
-void	*heartbeat_main(void *worker);
+void	*heartbeat_main(void *arg);
 void	 worker_reregister(struct worker *, struct api *);
 
 /* nudge.c: the worker's `work` event stream from broadway-sse */
-void	*nudge_main(void *worker);	/* holds the stream */
+void	*nudge_main(void *arg);	/* holds the stream */
 
 struct nudge_parse {
 	char	 line[64];	/* the longest line we care about is shorter */
