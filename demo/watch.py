@@ -30,14 +30,15 @@ import http.client
 import io
 import json
 import os
-import ssl
 import sys
 import tarfile
 import threading
 import time
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "pylib"))
+from broadway_client import Client, EventStream, StackEnv  # noqa: E402
 ASSIGNMENT_DIR = os.path.join(HERE, "assignment")
 SUBMISSIONS_DIR = os.path.join(HERE, "submissions")
 ENV_VALUE_MAX = 64 * 1024          # the API's limit on one env value
@@ -165,70 +166,28 @@ def make_run(roster):
 
 # ---------------------------------------------------------------- HTTP
 
-def read_env(path):
-    if os.path.isdir(path):
-        path = os.path.join(path, "stack.env")
-    env = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                env[k] = v.strip("'\"")
-    return env
-
-
 class Api:
-    """HTTPS to the API, one keep-alive connection per thread."""
+    """The API calls of the demo: broadway_client.Client, with a request
+    that fails on the network tried three times (the demo runs on a busy
+    machine; a test would rather see the failure)."""
 
-    def __init__(self, url, ca):
-        u = urllib.parse.urlsplit(url)
-        self.host = u.hostname
-        self.port = u.port or 443
-        self.base = u.path.rstrip("/")
-        self.ctx = ssl.create_default_context(cafile=ca)
-        self.local = threading.local()
-
-    def connect(self, timeout):
-        return http.client.HTTPSConnection(self.host, self.port,
-                                           context=self.ctx, timeout=timeout)
+    def __init__(self, env):
+        self.endpoint = env.api
+        self.client = Client(env.api)
 
     def call(self, method, path, token, body=None, timeout=30):
         """(status, data of the envelope or None)."""
-        hdrs = {"Authorization": "Bearer " + token}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            hdrs["Content-Type"] = "application/json"
-        elif method == "POST":
-            hdrs["Content-Length"] = "0"
         for attempt in range(3):
-            c = getattr(self.local, "conn", None)
-            if c is None:
-                c = self.local.conn = self.connect(timeout)
             try:
-                c.request(method, self.base + path, body=payload, headers=hdrs)
-                r = c.getresponse()
-                raw = r.read()
-                if r.will_close:
-                    self.close()
+                r = self.client.request(method, path, token, body=body,
+                                        timeout=timeout)
                 break
             except (OSError, http.client.HTTPException):
-                self.close()
                 if attempt == 2:
                     raise
                 time.sleep(0.2 * (attempt + 1))
-        try:
-            data = json.loads(raw).get("data") if raw else None
-        except ValueError:
-            data = None
-        return r.status, data
-
-    def close(self):
-        c = getattr(self.local, "conn", None)
-        self.local.conn = None
-        if c is not None:
-            c.close()
+        return r.status, r.json.get("data") if isinstance(r.json, dict) \
+            else None
 
 
 def follow(api, course, job_id, token, on_event, stop):
@@ -237,46 +196,32 @@ def follow(api, course, job_id, token, on_event, stop):
     last_id = None
     while not stop.is_set():
         final = False
+        s = None
         try:
-            c = api.connect(timeout=90)
-            hdrs = {"Authorization": "Bearer " + token,
-                    "Accept": "text/event-stream"}
-            if last_id is not None:
-                hdrs["Last-Event-ID"] = last_id
-            c.request("GET", "%s/stream/%s/%s" % (api.base, course, job_id),
-                      headers=hdrs)
-            r = c.getresponse()
-            if r.status == 404:
+            s = EventStream(api.endpoint, f"/stream/{course}/{job_id}", token,
+                            last_event_id=last_id, timeout=90)
+            if s.status == 404:
                 return
-            if r.status != 200:
-                r.read()
-                raise OSError("stream answered %d" % r.status)
-            data = []
-            while not stop.is_set():
-                line = r.readline()
-                if not line:
-                    break
-                line = line.decode("utf-8", "replace").rstrip("\r\n")
-                if line.startswith(":"):
-                    continue            # keep-alive
-                if line:
-                    k, _, v = line.partition(":")
-                    v = v[1:] if v.startswith(" ") else v
-                    if k == "data":
-                        data.append(v)
-                    elif k == "id":
-                        last_id = v
-                    continue
-                if data:
-                    ev = json.loads("\n".join(data))
-                    data = []
-                    on_event(ev.get("type"), ev.get("data"))
-                    if ev.get("type") == "state" and \
-                            ev.get("data") in ("FINISHED", "SUCCEEDED", "FAILED"):
-                        final = True
-            c.close()
+            if s.status != 200:
+                s.body()
+                raise OSError(f"stream answered {s.status}")
+            while not stop.is_set() and (sse := s.next()) is not None:
+                if sse.id is not None:
+                    last_id = sse.id
+                ev = sse.json()
+                on_event(ev.get("type"), ev.get("data"))
+                if ev.get("type") == "state" and \
+                        ev.get("data") in ("FINISHED", "SUCCEEDED", "FAILED"):
+                    final = True
         except (OSError, ValueError, http.client.HTTPException):
+            # The stream broke (the SSE process restarted, a timeout, a
+            # cut-off event: SseError is a ValueError).  Expected: go on
+            # from the last event seen, after a pause; the run's status
+            # poll in Watch.run covers what a stream misses meanwhile.
             pass
+        finally:
+            if s is not None:
+                s.close()
         if final:
             return
         stop.wait(0.5)
@@ -474,8 +419,9 @@ class Watch:
             if os.path.islink(latest):
                 os.unlink(latest)
             os.symlink(run_id, latest)
-        except OSError:
-            pass
+        except OSError as e:
+            # Only a convenience: the logs are in logdir all the same.
+            print(f"watch.py: no link {latest}: {e}", file=sys.stderr)
         while time.time() < deadline:
             st, s = self.api.call("GET", "/grading_run_status/%s/%s" % (
                 self.course, run_id), self.query)
@@ -529,8 +475,8 @@ def machine_lines(text, tag, job_id):
             try:
                 o = json.loads(line.split(" ", 1)[1])
             except ValueError:
-                continue
-            if o.get("job") == job_id:
+                continue        # a student's program printed the tag
+            if isinstance(o, dict) and o.get("job") == job_id:
                 out.append(o)
     return out
 
@@ -682,9 +628,9 @@ def main():
         return 0
     if not args.stack_env or not args.image:
         ap.error("--stack-env and --image are required")
-    env = read_env(args.stack_env)
+    env = StackEnv.load(args.stack_env)
     args.out = args.out or os.path.join(env["BROADWAY_STACK_DIR"], "demo", "runs")
-    api = Api(env["BROADWAY_URL"], env["BROADWAY_CA"])
+    api = Api(env)
     admin = env["BROADWAY_DEMO_ADMIN_TOKEN"]
     roster = load_roster()
 

@@ -16,9 +16,10 @@ import subprocess
 import sys
 import time
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
-import lib  # noqa: E402
+import lib  # noqa: E402  (which finds pylib/broadway_client.py itself)
 
 CONNS = 64
 THREADS = 2

@@ -16,6 +16,7 @@ import threading
 import time
 
 import lib
+from broadway_client import EventStream
 from lib import FakeWorker, call, eq, fail
 import test_worker_lib as wl
 from test_worker_lib import Worker, stage
@@ -25,48 +26,31 @@ WORK_WAIT = 1.5         # seconds: a poll tick (25 ms) plus generous slack
 
 class WorkStream:
     """A worker's nudge stream on its own HTTPS connection; a reader
-    thread puts ("work", time) or ("end", why) on a queue."""
+    thread puts (event name, data, arrival time) or ("end", why) on a
+    queue."""
 
     def __init__(self, wid=None, token=None, timeout=30):
-        env = lib.ENV
         self.wid = wid or lib.unique("nw")
-        self.conn = http.client.HTTPSConnection(
-            env.host, env.port, context=lib.ssl_context(), timeout=timeout)
-        h = {"Accept": "text/event-stream"}
-        tok = env.cluster if token is None else token
-        if tok:
-            h["Authorization"] = "Bearer " + tok
-        self.conn.request("GET", lib.full_path(
-            "/stream/grader/%s/work" % self.wid), headers=h)
-        self.resp = self.conn.getresponse()
-        self.status = self.resp.status
-        self.headers = {k.lower(): v for k, v in self.resp.getheaders()}
+        tok = lib.ENV.cluster if token is None else token
+        self.stream = EventStream(lib.ENV.api,
+                                  f"/stream/grader/{self.wid}/work",
+                                  tok or None, timeout=timeout)
+        self.status = self.stream.status
+        self.headers = self.stream.headers
         self.q = queue.Queue()
-        self.comments = 0
+        self.reader = None
         if self.status == 200:
-            threading.Thread(target=self._read, daemon=True).start()
+            self.reader = threading.Thread(target=self._read, daemon=True)
+            self.reader.start()
 
     def _read(self):
-        name = None
-        data = None
         try:
-            while True:
-                line = self.resp.readline()
-                if not line:
-                    self.q.put(("end", "eof"))
-                    return
-                line = line.rstrip(b"\n").decode()
-                if line == "":
-                    if name is not None or data is not None:
-                        self.q.put((name, data, time.monotonic()))
-                    name = data = None
-                elif line.startswith(":"):
-                    self.comments += 1
-                elif line.startswith("event:"):
-                    name = line[6:].strip()
-                elif line.startswith("data:"):
-                    data = line[5:].strip()
-        except Exception as e:      # noqa: B902 - also close() racing us
+            while (ev := self.stream.next()) is not None:
+                self.q.put((ev.event, ev.data, ev.at))
+            self.q.put(("end", "eof"))
+        except (OSError, ValueError, http.client.HTTPException) as e:
+            # The stream broke (SseError is a ValueError) or close() cut
+            # it: an event for the test to judge.
             self.q.put(("end", repr(e)))
 
     def expect_work(self, timeout=WORK_WAIT, what="work"):
@@ -74,9 +58,9 @@ class WorkStream:
         try:
             ev = self.q.get(timeout=timeout)
         except queue.Empty:
-            raise AssertionError("no work event after %.1fs (%s)"
-                                 % (timeout, what))
-        eq(ev[0], "work", "event (%s): %r" % (what, ev))
+            raise AssertionError(f"no work event after {timeout:.1f}s "
+                                 f"({what})") from None
+        eq(ev[0], "work", f"event ({what}): {ev!r}")
         eq(ev[1], "{}", "data")
         return ev[2]
 
@@ -89,14 +73,10 @@ class WorkStream:
         return got
 
     def close(self):
-        try:
-            self.conn.sock.shutdown(socket.SHUT_RDWR)
-        except Exception:
-            pass
-        try:
-            self.conn.close()
-        except Exception:
-            pass
+        self.stream.shutdown()
+        if self.reader is not None:
+            self.reader.join(5)
+        self.stream.close()
 
 
 def open_ready(**kw):

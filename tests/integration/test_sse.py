@@ -10,99 +10,71 @@ import os
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 
 import lib
+from broadway_client import EventStream, SseError
 from lib import FakeWorker, call, eq, fail
 
 
+@dataclass(repr=False)
 class Event:
-    def __init__(self, fields):
-        self.fields = fields
-        self.name = fields.get("event")
-        self.id = int(fields["id"]) if "id" in fields else None
-        self.raw = fields.get("data", "")
-        d = json.loads(self.raw)
-        self.type = d["type"]
-        self.data = d["data"]
+    """A status_update event: its SSE fields and the JSON in its data."""
+    name: str | None        # the `event:` field
+    id: int | None
+    raw: str                # the data line as sent
+    type: str
+    data: object
+
+    @classmethod
+    def of(cls, ev):
+        d = json.loads(ev.data)
+        return cls(ev.event, int(ev.id) if ev.id is not None else None,
+                   ev.data, d["type"], d["data"])
 
     def __repr__(self):
-        return "Event(id=%s %s=%r)" % (self.id, self.type, self.data)
+        return f"Event(id={self.id} {self.type}={self.data!r})"
 
 
-class Stream:
-    """One event stream over its own HTTPS connection (HTTP/1.1, chunked)."""
+class Stream(EventStream):
+    """One job's event stream over its own HTTPS connection (HTTP/1.1,
+    chunked); .seen keeps every event read."""
 
     def __init__(self, course_id, job_id, token, last_event_id=None,
                  timeout=30, headers=None):
-        env = lib.ENV
-        self.conn = http.client.HTTPSConnection(
-            env.host, env.port, context=lib.ssl_context(), timeout=timeout)
-        h = {"Accept": "text/event-stream"}
-        if token is not None:
-            h["Authorization"] = "Bearer " + token
-        if last_event_id is not None:
-            h["Last-Event-ID"] = str(last_event_id)
-        if headers:
-            h.update(headers)
-        self.conn.request("GET", lib.full_path("/stream/%s/%s" % (
-            course_id, job_id)), headers=h)
-        self.resp = self.conn.getresponse()
-        self.status = self.resp.status
-        self.headers = {k.lower(): v for k, v in self.resp.getheaders()}
-        self.comments = 0
-        self.ended = False
+        super().__init__(lib.ENV.api, f"/stream/{course_id}/{job_id}",
+                         token, last_event_id, headers, timeout)
         self.seen = []
 
     def body_json(self):
-        return json.loads(self.resp.read())
+        return json.loads(self.body())
 
     def next(self):
         """The next event, or None when the server ended the response
         cleanly (the final chunk).  An aborted response raises."""
-        fields = {}
-        while True:
-            try:
-                line = self.resp.readline()
-            except http.client.IncompleteRead as e:
-                raise AssertionError("stream aborted, not ended: %r" % (e,))
-            if not line:
-                self.ended = True
-                assert not fields, "stream ended inside an event: %r" % fields
-                return None
-            assert line.endswith(b"\n"), "unterminated line %r" % line
-            line = line[:-1].decode()
-            if line == "":
-                if "data" in fields:
-                    ev = Event(fields)
-                    eq(ev.name, "status_update", "event name")
-                    assert ev.id is not None, "event without id: %r" % fields
-                    self.seen.append(ev)
-                    return ev
-                fields = {}
-                continue
-            if line.startswith(":"):
-                self.comments += 1
-                continue
-            k, _, v = line.partition(":")
-            fields[k] = v[1:] if v.startswith(" ") else v
+        try:
+            sse = super().next()
+        except SseError as e:
+            raise AssertionError(str(e)) from e
+        if sse is None:
+            return None
+        ev = Event.of(sse)
+        eq(ev.name, "status_update", "event name")
+        assert ev.id is not None, f"event without id: {sse!r}"
+        self.seen.append(ev)
+        return ev
 
     def expect(self, typ, data):
         ev = self.next()
-        assert ev is not None, "stream ended; wanted %s %r (seen %r)" % (
-            typ, data, self.seen)
+        assert ev is not None, \
+            f"stream ended; wanted {typ} {data!r} (seen {self.seen!r})"
         assert (ev.type, ev.data) == (typ, data), \
-            "wanted %s %r, got %r (seen %r)" % (typ, data, ev, self.seen)
+            f"wanted {typ} {data!r}, got {ev!r} (seen {self.seen!r})"
         return ev
 
     def expect_end(self):
         ev = self.next()
-        assert ev is None, "wanted the end of the stream, got %r" % ev
-
-    def close(self):
-        try:
-            self.conn.close()
-        except Exception:
-            pass
+        assert ev is None, f"wanted the end of the stream, got {ev!r}"
 
 
 def stream_retry(course_id, job_id, token, timeout=30, **kw):
