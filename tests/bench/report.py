@@ -23,6 +23,13 @@ def num(vals, k):
         return None
 
 
+def percentiles(vals, key):
+    """ "p50 A ms, p99 B ms, max C ms" from key_p50_ms, key_p99_ms and
+    key_max_ms."""
+    return ", ".join(f"{p} {vals.get(f'{key}_{p}_ms')} ms"
+                     for p in ("p50", "p99", "max"))
+
+
 def main():
     vals = load(sys.argv[1])
     out = []
@@ -42,15 +49,17 @@ def main():
     w("The load generators run on the same cores as the server.")
     w("")
 
+    def table(title):
+        w(title)
+        w("")
+        w("| figure | measured | goal | |")
+        w("|---|---|---|---|")
+
     def row(what, value, goal, met):
         status = "" if met is None else ("met" if met else "**MISSED**")
         w("| %s | %s | %s | %s |" % (what, value, goal, status))
 
-    w("## API (issue 2): wrk, 64 connections, HTTPS keep-alive")
-    w("")
-    w("| figure | measured | goal | |")
-    w("|---|---|---|---|")
-    floor = num(vals, "api.floor.rps")
+    table("## API (issue 2): wrk, 64 connections, HTTPS keep-alive")
     names = [("floor", "floor: one PK SELECT per request"),
              ("queue_length_20", "GET queue length (20 queued)"),
              ("queue_position_20", "GET queue position (19 ahead)"),
@@ -79,10 +88,7 @@ def main():
             "< 1000 ms", ms < 1000)
     w("")
 
-    w("## Dispatch (issue 5): 64 simulated workers, no containers")
-    w("")
-    w("| figure | measured | goal | |")
-    w("|---|---|---|---|")
+    table("## Dispatch (issue 5): 64 simulated workers, no containers")
     jps = num(vals, "dispatch.jobs_per_s")
     if jps is not None:
         row("claim + result of %s no-op jobs" % vals.get("dispatch.jobs"),
@@ -91,17 +97,12 @@ def main():
         p99 = num(vals, "dispatch.latency_p99_ms")
         row("queued -> claimed by an idle worker (%s samples)" %
             vals.get("dispatch.latency_samples"),
-            "p50 %s ms, p99 %s ms, max %s ms" % (
-                vals.get("dispatch.latency_p50_ms"), vals.get("dispatch.latency_p99_ms"),
-                vals.get("dispatch.latency_max_ms")), "p99 < 100 ms", p99 < 100)
+            percentiles(vals, "dispatch.latency"), "p99 < 100 ms", p99 < 100)
     else:
         row("dispatch", "not measured", "", None)
     w("")
 
-    w("## SSE (issue 3): streams through nginx into one broadway-sse")
-    w("")
-    w("| figure | measured | goal | |")
-    w("|---|---|---|---|")
+    table("## SSE (issue 3): streams through nginx into one broadway-sse")
     if "sse_streams" in vals:
         row("streams open / ended cleanly / failed", "%s / %s / %s" % (
             vals.get("sse_streams"), vals.get("sse_ended"), vals.get("sse_failed")),
@@ -110,9 +111,8 @@ def main():
             p99 = num(vals, "sse_lat_%s_p99_ms" % kind)
             if p99 is not None:
                 row("commit -> receipt, %s events" % kind,
-                    "p50 %s ms, p99 %s ms, max %s ms" % (
-                        vals.get("sse_lat_%s_p50_ms" % kind), vals.get("sse_lat_%s_p99_ms" % kind),
-                        vals.get("sse_lat_%s_max_ms" % kind)), "p99 < 200 ms", p99 < 200)
+                    percentiles(vals, f"sse_lat_{kind}"), "p99 < 200 ms",
+                    p99 < 200)
         for k in sorted(vals):
             if k.startswith("sse_") and ("_rss_" in k or "_cpu_" in k):
                 goal, met = "", None
@@ -125,10 +125,7 @@ def main():
         row("sse", "not measured", "", None)
     w("")
 
-    w("## Worker (issue 4): podman, busybox image, trivial stages")
-    w("")
-    w("| figure | measured | goal | |")
-    w("|---|---|---|---|")
+    table("## Worker (issue 4): podman, busybox image, trivial stages")
     wk = sorted(k for k in vals if k.startswith("worker."))
     if not wk:
         row("worker", "not measured", "", None)

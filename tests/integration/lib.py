@@ -119,16 +119,16 @@ def call_retry(method, path, token=None, body=None, timeout=90,
 
 def envelope_ok(r):
     st, h, j = r
-    assert isinstance(j, dict), "body is not a JSON object: %r" % (r,)
-    assert set(j) >= {"status", "data"}, "no envelope: %r" % (r,)
+    assert isinstance(j, dict), f"body is not a JSON object: {r!r}"
+    assert set(j) >= {"status", "data"}, f"no envelope: {r!r}"
 
 
 def ok(r, status=200):
     """Assert a success envelope; return data."""
     st, h, j = r
-    assert st == status, "expected %d, got %r" % (status, r)
+    assert st == status, f"expected {status}, got {r!r}"
     envelope_ok(r)
-    assert j["status"] == "success", "status not success: %r" % (r,)
+    assert j["status"] == "success", f"status not success: {r!r}"
     return j["data"]
 
 
@@ -136,23 +136,24 @@ def fail(r, status, contains=None):
     """Assert a failure envelope with this HTTP status; return the message.
     contains: substring(s) the message must include (case-insensitive)."""
     st, h, j = r
-    assert st == status, "expected %d, got %r" % (status, r)
+    assert st == status, f"expected {status}, got {r!r}"
     envelope_ok(r)
     want = "error" if status >= 500 else "fail"
-    assert j["status"] == want, "envelope status %r, want %r: %r" % (
-        j["status"], want, r)
+    assert j["status"] == want, \
+        f"envelope status {j['status']!r}, want {want!r}: {r!r}"
     d = j["data"]
     assert isinstance(d, dict) and isinstance(d.get("message"), str) \
-        and d["message"], "data.message missing: %r" % (r,)
+        and d["message"], f"data.message missing: {r!r}"
     if contains:
         for c in ([contains] if isinstance(contains, str) else contains):
             assert c.lower() in d["message"].lower(), \
-                "message %r does not mention %r" % (d["message"], c)
+                f"message {d['message']!r} does not mention {c!r}"
     return d["message"]
 
 
 def eq(got, want, what=""):
-    assert got == want, "%s: expected %r, got %r" % (what or "value", want, got)
+    assert got == want, \
+        f"{what or 'value'}: expected {want!r}, got {got!r}"
 
 
 def wait_until(pred, timeout=10.0, interval=0.05, msg=None):
@@ -170,9 +171,9 @@ def wait_until(pred, timeout=10.0, interval=0.05, msg=None):
         if v:
             return v
         if time.time() > deadline:
-            raise AssertionError("timed out after %.1fs waiting for %s (last: %r)"
-                                 % (timeout, msg or getattr(pred, "__name__", "condition"),
-                                    last))
+            what = msg or getattr(pred, "__name__", "condition")
+            raise AssertionError(f"timed out after {timeout:.1f}s waiting for "
+                                 f"{what} (last: {last!r})")
         time.sleep(interval)
 
 
@@ -192,8 +193,8 @@ def admin(*args, check=True):
                        env=_db_env(), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=60)
     if check and p.returncode != 0:
-        raise AssertionError("broadway-admin %s: exit %d: %s" % (
-            " ".join(map(str, args)), p.returncode, p.stderr.strip()))
+        raise AssertionError(f"broadway-admin {' '.join(map(str, args))}: "
+                             f"exit {p.returncode}: {p.stderr.strip()}")
     return p.stdout
 
 
@@ -204,8 +205,8 @@ def stack(verb, check=True, timeout=120):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=timeout)
     if check and p.returncode != 0:
-        raise AssertionError("stack.sh %s: exit %d: %s%s" % (
-            verb, p.returncode, p.stdout[-2000:], p.stderr[-2000:]))
+        raise AssertionError(f"stack.sh {verb}: exit {p.returncode}: "
+                             f"{p.stdout[-2000:]}{p.stderr[-2000:]}")
     return p.stdout
 
 
@@ -225,7 +226,7 @@ def sql(query):
     p = subprocess.run(cmd, env=e, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=60)
     if p.returncode != 0:
-        raise AssertionError("sql %r: %s" % (query, p.stderr.strip()))
+        raise AssertionError(f"sql {query!r}: {p.stderr.strip()}")
     rows = []
     for line in p.stdout.splitlines():
         rows.append([None if c == "NULL" else c for c in line.split("\t")])
@@ -246,7 +247,7 @@ def unique(prefix="t"):
     with _uniq_lock:
         _uniq_n += 1
         n = _uniq_n
-    return "%s-%d-%s" % (prefix, n, secrets.token_hex(3))
+    return f"{prefix}-{n}-{secrets.token_hex(3)}"
 
 
 def new_token():
@@ -260,7 +261,7 @@ class Course:
         self.query = query_token
 
     def __repr__(self):
-        return "Course(%s)" % self.id
+        return f"Course({self.id})"
 
 
 def new_course(prefix="c", query=True):
@@ -300,7 +301,7 @@ def config(student=None, pre=None, post=None, env=None):
 
 
 def put_config(course, assignment, cfg):
-    ok(call("POST", "/grading_config/%s/%s" % (course.id, assignment),
+    ok(call("POST", f"/grading_config/{course.id}/{assignment}",
             course.admin, body=cfg))
 
 
@@ -311,11 +312,11 @@ def start_run(course, assignment, students, pre_env=None, post_env=None):
         body["pre_processing_env"] = pre_env
     if post_env is not None:
         body["post_processing_env"] = post_env
-    d = ok(call("POST", "/grading_run/%s/%s" % (course.id, assignment),
+    d = ok(call("POST", f"/grading_run/{course.id}/{assignment}",
                 course.admin, body=body))
     rid = d["grading_run_id"]
     assert isinstance(rid, str) and len(rid) == 24 and \
-        all(c in "0123456789abcdef" for c in rid), "run id %r" % rid
+        all(c in "0123456789abcdef" for c in rid), f"run id {rid!r}"
     return rid
 
 
@@ -328,13 +329,24 @@ def new_run(course=None, students=1, pre=False, post=False, env=None,
         student=True, pre=True if pre else None,
         post=True if post else None, env=env))
     se = students_env if students_env is not None else \
-        [{"STUDENT_ID": "s%d" % i} for i in range(students)]
+        [{"STUDENT_ID": f"s{i}"} for i in range(students)]
     rid = start_run(course, assignment, se, pre_env, post_env)
     return course, assignment, rid
 
 
+def run_with_worker(students=1, pre=False, post=False, **worker):
+    """The setup of most grader tests: an empty queue (drain), a new
+    run (new_run), and a registered FakeWorker(**worker).  Returns
+    (course, assignment, run_id, worker)."""
+    drain()
+    course, assignment, rid = new_run(students=students, pre=pre, post=post)
+    w = FakeWorker(**worker)
+    w.register()
+    return course, assignment, rid, w
+
+
 def run_status(course, run_id, token=None):
-    return ok(call("GET", "/grading_run_status/%s/%s" % (course.id, run_id),
+    return ok(call("GET", f"/grading_run_status/{course.id}/{run_id}",
                    token or course.admin))
 
 
@@ -346,11 +358,11 @@ def job_ids(st):
 
 
 def queue_length(course):
-    return ok(call("GET", "/queue/%s/length" % course.id, course.admin))["length"]
+    return ok(call("GET", f"/queue/{course.id}/length", course.admin))["length"]
 
 
 def position(course, job_id, token=None):
-    return call("GET", "/queue/%s/%s/position" % (course.id, job_id),
+    return call("GET", f"/queue/{course.id}/{job_id}/position",
                 token or course.admin)
 
 
@@ -358,7 +370,7 @@ def job_events(job_id):
     """The job_event states of a job, oldest first (for SSE), without a
     leading QUEUED (creation may or may not be recorded)."""
     rows = sql("SELECT e.state FROM job_event e JOIN grading_job j ON j.id = e.job_id"
-               " WHERE j.public_id = %s ORDER BY e.id" % sql_quote(job_id))
+               f" WHERE j.public_id = {sql_quote(job_id)} ORDER BY e.id")
     names = [JOB_STATES[int(r[0])] for r in rows]
     if names and names[0] == "QUEUED":
         names = names[1:]
@@ -380,7 +392,7 @@ class Job:
         self.run_id = env0.get("GRADING_RUN_ID")
 
     def __repr__(self):
-        return "Job(%s attempt %s run %s)" % (self.id, self.attempt, self.run_id)
+        return f"Job({self.id} attempt {self.attempt} run {self.run_id})"
 
 
 class FakeWorker:
@@ -391,7 +403,7 @@ class FakeWorker:
     def __init__(self, wid=None, hostname=None, slots=1, token=None,
                  heartbeat=True, interval=None):
         self.id = wid or unique("w")
-        self.hostname = hostname or ("host-" + self.id)
+        self.hostname = hostname or (f"host-{self.id}")
         self.slots = slots
         self.token = token or ENV.cluster
         self.auto_hb = heartbeat
@@ -404,7 +416,7 @@ class FakeWorker:
             _workers.append(self)
 
     def path(self, verb):
-        return "/grader/%s/%s" % (self.id, verb)
+        return f"/grader/{self.id}/{verb}"
 
     def post(self, verb, body=None, retry=False, **kw):
         if retry:
@@ -440,7 +452,7 @@ class FakeWorker:
         if self._hb is None:
             self._stop.clear()
             self._hb = threading.Thread(target=self._hb_loop, daemon=True,
-                                        name="hb-" + self.id)
+                                        name=f"hb-{self.id}")
             self._hb.start()
 
     def stop(self):
@@ -466,7 +478,7 @@ class FakeWorker:
         """A Job, or None on 204; anything else fails the test."""
         r = self.claim(retry=retry, running=running)
         if r[0] == 204:
-            assert not r.raw, "204 with a body: %r" % (r,)
+            assert not r.raw, f"204 with a body: {r!r}"
             return None
         return Job(ok(r))
 
@@ -484,13 +496,13 @@ class FakeWorker:
                 self.finish(j, True)
                 continue
             if time.time() > deadline:
-                raise AssertionError("no job of runs %s for worker %s after %ss"
-                                     % (sorted(runs), self.id, timeout))
+                raise AssertionError(f"no job of runs {sorted(runs)} for worker "
+                                     f"{self.id} after {timeout}s")
             time.sleep(0.05)
 
     def wait_job(self, timeout=10):
         return wait_until(self.claim_job, timeout, 0.05,
-                          "a job for worker %s" % self.id)
+                          f"a job for worker {self.id}")
 
     def result_body(self, job, success=True, stdout="", stderr="",
                     results=None, attempt=None):
@@ -513,7 +525,7 @@ class FakeWorker:
     def finish(self, job, success=True, **kw):
         """Post a result and insist it is accepted."""
         d = ok(self.result(job, success, **kw))
-        assert d == {"accepted": True}, "result answer %r" % (d,)
+        assert d == {"accepted": True}, f"result answer {d!r}"
         return d
 
 
@@ -532,7 +544,7 @@ def cleanup():
     try:
         ids = ", ".join(sql_quote(w.id) for w in ws)
         held = {r[0] for r in sql("SELECT DISTINCT worker_id FROM grading_job"
-                                  " WHERE state = 1 AND worker_id IN (%s)" % ids)}
+                                  f" WHERE state = 1 AND worker_id IN ({ids})")}
         for w in ws:
             if w.id in held:
                 call("POST", w.path("register"), w.token,
@@ -565,7 +577,7 @@ def drain(timeout=60, keep=None):
                 continue
             empty = 0
             if keep and j.run_id in keep:
-                raise AssertionError("drain claimed a job of a live run %s" % j)
+                raise AssertionError(f"drain claimed a job of a live run {j}")
             w.finish(j, True)
             n += 1
             assert time.time() < deadline, "drain did not end"

@@ -94,10 +94,7 @@ def t_register(env):
 
 def t_slots(env):
     """A worker gets at most `slots` jobs at once: 204 beyond that."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=4)
-    w = FakeWorker(slots=2)
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=4, slots=2)
     a, b = w.claim_job(), w.claim_job()
     assert a and b
     eq(w.claim()[0], 204, "third claim with 2 slots")
@@ -114,10 +111,7 @@ def t_slots(env):
 
 
 def t_claim_shape(env):
-    lib.drain()
-    c, asg, run = lib.new_run(students=1)
-    w = FakeWorker()
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=1)
     r = w.claim()
     d = ok(r)
     assert set(d) >= {"grading_job_id", "attempt", "stages"}, "claim keys %r" % d
@@ -175,10 +169,7 @@ def t_stale_results(env):
 
 def t_duplicate_result(env):
     """An exact repeat of an accepted result: 200, nothing changes."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=2, post=True)
-    w = FakeWorker(slots=2)
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=2, post=True, slots=2)
     a, b = w.claim_job(), w.claim_job()
     body = w.result_body(a, True, stdout="first", stderr="e1")
     eq(ok(w.post("result", body)), {"accepted": True}, "first result")
@@ -211,10 +202,7 @@ def t_duplicate_result(env):
 
 def t_result_validation(env):
     """Malformed results are 400 and leave the job STARTED."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=1)
-    w = FakeWorker()
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=1)
     j = w.claim_job()
     good = w.result_body(j, True)
 
@@ -316,10 +304,7 @@ def t_lease_expiry(env):
 
 def t_lease_kept_by_heartbeats(env):
     """A worker that heartbeats keeps its job well past the allowance."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=1)
-    w = FakeWorker()
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=1)
     j = w.claim_job()
     time.sleep(6)
     eq(lib.run_status(c, run)["student_jobs"][j.id], "STARTED", "after 6s of heartbeats")
@@ -355,10 +340,7 @@ def t_requeue_keeps_place(env):
 def t_reregister_requeues(env):
     """Registering again starts a new incarnation: held jobs go back to the
     queue at once; the old incarnation's result is refused."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=1)
-    w = FakeWorker()
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=1)
     j = w.claim_job()
     w.register()
     eq(lib.run_status(c, run)["student_jobs"][j.id], "QUEUED", "requeued on re-register")
@@ -390,10 +372,8 @@ def t_dead_worker_revived(env):
 def t_sweep_without_worker_traffic(env):
     """No other worker calls in: the dead worker's job is requeued all the
     same (the SSE process sweeps once a second), and the worker shows dead."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=1)
-    w = FakeWorker(heartbeat=False, hostname=lib.unique("lonely"))
-    w.register()
+    c, asg, run, w = lib.run_with_worker(
+        students=1, heartbeat=False, hostname=lib.unique("lonely"))
     j = w.claim_job()
     lib.wait_until(lambda: lib.run_status(c, run)["student_jobs"][j.id] == "QUEUED",
                    15, 0.2, "requeue with no worker traffic")
@@ -411,10 +391,7 @@ def t_lost_claim_answer(env):
     heartbeating and polling.  The job must not be stranded STARTED
     forever with the worker wedged on 204: within a few allowances it has
     to come back to this worker or to the queue (and so to another)."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=1)
-    w = FakeWorker(slots=1)
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=1, slots=1)
     lost = ok(w.claim())["grading_job_id"]      # the answer is "lost"
     other = FakeWorker(slots=1)
     other.register()
@@ -444,10 +421,7 @@ def t_lost_claim_answer_running_list(env):
     """With the "running" list: a worker with 2 slots runs job A and lost
     the answer for job B; its next claim listing only A gives B back at
     once (to the queue, attempt bumped at the next claim), and A stays."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=3)
-    w = FakeWorker(slots=2)
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=3, slots=2)
     a = w.claim_job(running=[])
     lost = ok(w.claim(running=[a.id]))["grading_job_id"]   # answer "lost"
     st = lib.run_status(c, run)["student_jobs"]
@@ -473,10 +447,7 @@ def t_lost_claim_answer_running_list(env):
 
 def t_claim_running_validation(env):
     """A bad "running" list is 400 and claims nothing."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=1)
-    w = FakeWorker()
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=1)
     for b in ({"running": "x"}, {"running": [1]},
               {"bogus_claim_key": []}):
         fail(w.post("claim", b), 400)

@@ -208,10 +208,7 @@ def t_complete_run(env):
 
 
 def t_pre_failure(env):
-    lib.drain()
-    c, asg, run = lib.new_run(students=3, pre=True, post=True)
-    w = FakeWorker()
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=3, pre=True, post=True)
     j = w.claim_job()
     pre_id, _ = one(status(c, run)["pre_processing_job"], "pre job")
     eq(j.id, pre_id, "claimed the pre job")
@@ -230,10 +227,7 @@ def t_pre_failure(env):
 
 def t_student_failure(env):
     """Every student failing still finishes the run (no post pipeline)."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=2)
-    w = FakeWorker(slots=2)
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=2, slots=2)
     a, b = w.claim_job(), w.claim_job()
     w.finish(a, False)
     eq(status(c, run)["state"], "STUDENTS_STAGE", "after one failure")
@@ -244,10 +238,7 @@ def t_student_failure(env):
 
 
 def t_post_failure(env):
-    lib.drain()
-    c, asg, run = lib.new_run(students=1, post=True)
-    w = FakeWorker()
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=1, post=True)
     w.finish(w.claim_job(), True)
     eq(status(c, run)["state"], "POST_PROCESSING_STAGE", "after students")
     p = w.claim_job()
@@ -258,10 +249,7 @@ def t_post_failure(env):
 
 
 def t_pre_success_no_post(env):
-    lib.drain()
-    c, asg, run = lib.new_run(students=1, pre=True)
-    w = FakeWorker()
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=1, pre=True)
     w.finish(w.claim_job(), True)
     st = status(c, run)
     eq(st["state"], "STUDENTS_STAGE", "after pre")
@@ -507,10 +495,7 @@ def t_job_log(env):
 
 def t_job_log_failed_and_big(env):
     """A failed job has its log too; a 3 MiB log round-trips."""
-    lib.drain()
-    c, asg, run = lib.new_run(students=1)
-    w = FakeWorker()
-    w.register()
+    c, asg, run, w = lib.run_with_worker(students=1)
     j = w.claim_job()
     big = ("0123456789abcdef" * 64 + "\n") * 3 * 1024
     w.finish(j, False, stdout=big, stderr="")
@@ -529,10 +514,8 @@ def find_worker(c, hostname):
 
 
 def t_worker_list(env):
-    lib.drain()
-    c, asg, run = lib.new_run(students=1)
-    w = FakeWorker(slots=3, hostname=lib.unique("hn"))
-    w.register()
+    c, asg, run, w = lib.run_with_worker(
+        students=1, slots=3, hostname=lib.unique("hn"))
     n = find_worker(c, w.hostname)
     for k, t in (("hostname", str), ("jobs_processed", int), ("busy", bool),
                  ("alive", bool), ("slots", int), ("running", int)):

@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 DEMO = os.path.join(ROOT, "demo")
 sys.path.insert(0, DEMO)
-import watch  # noqa: E402  (demo/watch.py)
+import bundle  # noqa: E402  (demo/bundle.py)
 
 IMAGE = "localhost/broadway-demo-gcc:test"
 # Every kind of submission the demo promises.
@@ -37,26 +37,26 @@ KINDS = ("all tests passed", "wrong answer", "compile error", "timeout",
 
 
 def student_files(name):
-    d = os.path.join(watch.SUBMISSIONS_DIR, name)
+    d = os.path.join(bundle.SUBMISSIONS_DIR, name)
     return {n: open(os.path.join(d, n), "rb").read() for n in os.listdir(d)}
 
 
 def t_roster(env):
-    roster = watch.load_roster()
+    roster = bundle.load_roster()
     names = [r["student"] for r in roster]
     eq(len(names), len(set(names)), "duplicate students")
-    dirs = sorted(d for d in os.listdir(watch.SUBMISSIONS_DIR)
-                  if os.path.isdir(os.path.join(watch.SUBMISSIONS_DIR, d)))
+    dirs = sorted(d for d in os.listdir(bundle.SUBMISSIONS_DIR)
+                  if os.path.isdir(os.path.join(bundle.SUBMISSIONS_DIR, d)))
     eq(sorted(names), dirs, "ROSTER vs demo/submissions/")
-    top = watch.max_points()
+    top = bundle.max_points()
     eq(top, 100, "points in tests/POINTS")
     for r in roster:
         files = student_files(r["student"])
         assert any(n.endswith(".c") for n in files), r
         assert 0 <= r["score"] <= top, r
         assert (r["expect"] == "all tests passed") == (r["score"] == top), r
-        v = watch.submission_b64(r["student"])
-        assert len(v) <= watch.ENV_VALUE_MAX
+        v = bundle.submission_b64(r["student"])
+        assert len(v) <= bundle.ENV_VALUE_MAX
     for k in KINDS:
         assert any(r["expect"].startswith(k) for r in roster), \
             "no submission expected to end with %r" % k
@@ -64,8 +64,8 @@ def t_roster(env):
 
 
 def t_bundles(env):
-    a = watch.make_config(IMAGE)
-    b = watch.make_config(IMAGE)
+    a = bundle.make_config(IMAGE)
+    b = bundle.make_config(IMAGE)
     eq(a, b, "the bundle is not deterministic")
     raw = base64.b64decode(a["env"]["ASSIGNMENT_TGZ_B64"])
     with tarfile.open(fileobj=io.BytesIO(raw)) as t:
@@ -75,10 +75,10 @@ def t_bundles(env):
     for s in ("lib.sh", "pre.sh", "build.sh", "test.sh", "post.sh"):
         assert "grader/" + s in names, names
         p = subprocess.run(["bash", "-n", os.path.join(
-            watch.ASSIGNMENT_DIR, "grader", s)], stderr=subprocess.PIPE,
+            bundle.ASSIGNMENT_DIR, "grader", s)], stderr=subprocess.PIPE,
             text=True)
         eq(p.returncode, 0, "bash -n %s: %s" % (s, p.stderr))
-    for n in os.listdir(os.path.join(watch.ASSIGNMENT_DIR, "tests")):
+    for n in os.listdir(os.path.join(bundle.ASSIGNMENT_DIR, "tests")):
         assert "tests/" + n in names, n
     assert not any(n.startswith("reference") for n in names), \
         "the reference solution must not reach the students' jobs"
@@ -86,7 +86,7 @@ def t_bundles(env):
 
 def t_config_validates(env):
     course = lib.new_course("demo")
-    cfg = watch.make_config(IMAGE)
+    cfg = bundle.make_config(IMAGE)
     for key in ("pre_processing_pipeline", "student_pipeline",
                 "post_processing_pipeline"):
         for st in cfg[key]:
@@ -129,7 +129,7 @@ def fake_logs(job, roster):
 
 def t_watch_fake_worker(env):
     course = lib.new_course("demo")
-    roster = watch.load_roster()
+    roster = bundle.load_roster()
     tmp = tempfile.mkdtemp(prefix="demo-", dir=env.stack_dir or None)
     envf = os.path.join(tmp, "stack.env")
     with open(envf, "w") as f:

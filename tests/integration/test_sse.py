@@ -95,6 +95,13 @@ def stream_retry(course_id, job_id, token, timeout=30, **kw):
         time.sleep(0.1)
 
 
+def queued_run(students):
+    """A new run: (course, assignment, run id, its student job ids in
+    queue order)."""
+    course, asg, run = lib.new_run(students=students)
+    return course, asg, run, queue_order(course, run)
+
+
 def queue_order(course, run_id):
     """The run's student job ids in queue order (by their positions)."""
     st = lib.run_status(course, run_id)
@@ -122,7 +129,7 @@ def gone(pid):
         with open("/proc/%d/stat" % pid) as f:
             return f.read().split(")")[-1].split()[0] == "Z"
     except OSError:
-        return True
+        return True         # no /proc entry: reaped already
 
 
 # ---------------------------------------------------------------- tests
@@ -130,8 +137,7 @@ def gone(pid):
 def t_original_stream(env):
     """Five queued jobs: the listener of job k gets its position k at
     once, then k-1 ... 0, STARTED, FINISHED, and the end of the stream."""
-    course, _, run = lib.new_run(students=5)
-    jobs = queue_order(course, run)
+    course, _, run, jobs = queued_run(5)
     ls = [Stream(course.id, j, course.query) for j in jobs]
     try:
         for k, s in enumerate(ls):
@@ -163,8 +169,7 @@ def t_original_stream(env):
 def t_snapshot(env):
     """On connect: the position if queued, the state if running, the
     final state and the end if finished; a failed job says FAILED."""
-    course, _, run = lib.new_run(students=3)
-    jobs = queue_order(course, run)
+    course, _, run, jobs = queued_run(3)
     s = Stream(course.id, jobs[2], course.admin)
     eq(s.status, 200, "status")
     eq(s.headers.get("content-type"), "text/event-stream", "content-type")
@@ -247,8 +252,7 @@ def t_errors(env):
 def t_resume_after_restart(env):
     """Last-Event-ID after `stack.sh restart-sse`: the events committed
     while the process was down are replayed; nothing is lost or repeated."""
-    course, _, run = lib.new_run(students=2)
-    jobs = queue_order(course, run)
+    course, _, run, jobs = queued_run(2)
     s0 = Stream(course.id, jobs[0], course.query)
     s1 = Stream(course.id, jobs[1], course.query)
     s0.expect("position", 0)

@@ -3,6 +3,7 @@ and the API (issue 4).  Each test drains the shared queue first and
 stops its workers before returning, so no other test's job is run here
 and no job of ours is left behind."""
 
+import contextlib
 import json
 import os
 import re
@@ -129,22 +130,20 @@ def started_job(c, rid):
         "student_jobs"].items() if s == "STARTED"], timeout=30)[0]
 
 
-def t_kill9_requeue(env):
-    """kill -9 mid-job: the lease lapses, a second worker finishes it."""
+@contextlib.contextmanager
+def killed_mid_job(env, script, prefix, pause):
+    """One job whose worker is killed (-9) `pause` seconds into its
+    stage: yields (course, run id, job id, the dead Worker); after, any
+    container the dead worker left is removed."""
     lib.drain()
-    c, rid = course_run([stage("sleep 3; echo finished")], [{"X": "1"}])
-    w1 = Worker(env, lib.unique("wk-a")).start()
+    c, rid = course_run([stage(script)], [{"X": "1"}])
+    w1 = Worker(env, lib.unique(prefix)).start()
     try:
         jid = started_job(c, rid)
         w1.wait_log("stage 0:", timeout=10)
-        time.sleep(0.5)
+        time.sleep(pause)
         w1.kill9()
-        with Worker(env, lib.unique("wk-b")) as w2:
-            st = wait_run(c, rid, timeout=60)
-        assert only_job(st)[1] == "SUCCEEDED", st
-        res, attempt, wid, _ = job_results(jid)
-        assert wid == w2.id and attempt == 2, (wid, attempt)
-        assert job_log(c, jid)["stdout"] == "finished\n"
+        yield c, rid, jid, w1
     finally:
         if w1.p.poll() is None:
             w1.kill9()
@@ -152,17 +151,23 @@ def t_kill9_requeue(env):
             wl.podman(env, "rm", "-f", "-t", "0", cid, check=False)
 
 
+def t_kill9_requeue(env):
+    """kill -9 mid-job: the lease lapses, a second worker finishes it."""
+    with killed_mid_job(env, "sleep 3; echo finished", "wk-a", 0.5) as \
+            (c, rid, jid, w1):
+        with Worker(env, lib.unique("wk-b")) as w2:
+            st = wait_run(c, rid, timeout=60)
+        assert only_job(st)[1] == "SUCCEEDED", st
+        res, attempt, wid, _ = job_results(jid)
+        assert wid == w2.id and attempt == 2, (wid, attempt)
+        assert job_log(c, jid)["stdout"] == "finished\n"
+
+
 def t_kill9_restart_cleans(env):
     """A restarted worker removes the container and the job directory
     its killed incarnation left, and registering requeues the job."""
-    lib.drain()
-    c, rid = course_run([stage("sleep 5; echo again")], [{"X": "1"}])
-    w1 = Worker(env, lib.unique("wk-k")).start()
-    try:
-        jid = started_job(c, rid)
-        w1.wait_log("stage 0:", timeout=10)
-        time.sleep(0.7)
-        w1.kill9()
+    with killed_mid_job(env, "sleep 5; echo again", "wk-k", 0.7) as \
+            (c, rid, jid, w1):
         assert len(wl.containers(env, "broadway.worker=" + w1.id)) == 1
         stale = os.listdir(os.path.join(w1.wd, "jobs"))
         assert stale == [jid + "-1"], stale
@@ -177,11 +182,6 @@ def t_kill9_restart_cleans(env):
         _, attempt, wid, _ = job_results(jid)
         assert wid == w1.id and attempt == 2, (wid, attempt)
         assert wl.containers(env, "broadway.worker=" + w1.id) == []
-    finally:
-        if w1.p.poll() is None:
-            w1.kill9()
-        for cid in wl.containers(env, "broadway.worker=" + w1.id):
-            wl.podman(env, "rm", "-f", "-t", "0", cid, check=False)
 
 
 def t_api_down_while_job_finishes(env):
