@@ -41,6 +41,18 @@ VALID = [
 ]
 
 
+def nothing_changed(c, kept, fresh, problems):
+    """After refused uploads to kept (holding VALID[2]) and fresh: kept
+    unchanged, nothing stored for fresh, and no problem at all."""
+    r = get_cfg(c, kept)
+    if r[0] != 200 or r[2].get("data") != VALID[2]:
+        problems.append("existing config changed: %r" % (r,))
+    r = get_cfg(c, fresh)
+    if r[0] != 404:
+        problems.append("something was stored for the fresh assignment: %r" % (r,))
+    assert not problems, "%d problem(s):\n  " % len(problems) + "\n  ".join(problems)
+
+
 def t_get_before_upload(env):
     c = lib.new_course()
     fail(get_cfg(c, "never-uploaded"), 404)
@@ -180,13 +192,7 @@ def t_invalid_configs(env):
             except AssertionError as e:
                 problems.append("%s: %s" % (label, e))
                 break
-    r = get_cfg(c, kept)
-    if r[0] != 200 or r[2].get("data") != VALID[2]:
-        problems.append("existing config changed: %r" % (r,))
-    r = get_cfg(c, fresh)
-    if r[0] != 404:
-        problems.append("something was stored for the fresh assignment: %r" % (r,))
-    assert not problems, "%d problem(s):\n  " % len(problems) + "\n  ".join(problems)
+    nothing_changed(c, kept, fresh, problems)
 
 
 def t_deep_nesting(env):
@@ -373,13 +379,7 @@ def t_hostile_configs(env):
             except AssertionError as e:
                 problems.append("%s: %s" % (label, e))
                 break
-    r = get_cfg(c, kept)
-    if r[0] != 200 or r[2].get("data") != VALID[2]:
-        problems.append("existing config changed: %r" % (r,))
-    r = get_cfg(c, fresh)
-    if r[0] != 404:
-        problems.append("something was stored for the fresh assignment: %r" % (r,))
-    assert not problems, "%d problem(s):\n  " % len(problems) + "\n  ".join(problems)
+    nothing_changed(c, kept, fresh, problems)
 
 
 GOOD_IMAGES = ["alpine", "busybox:latest", "localhost/bb:1", "ubuntu:22.04",

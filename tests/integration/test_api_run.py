@@ -22,6 +22,19 @@ def one(d, what):
 
 # ---------------------------------------------------------------- validation
 
+def no_run_stored(c, problems):
+    """After refused runs in course c: nothing queued, no run stored,
+    and no problem at all."""
+    try:
+        eq(lib.queue_length(c), 0, "queue length after refused runs")
+        rows = lib.sql("SELECT COUNT(*) FROM grading_run WHERE course_id = "
+                       + lib.sql_quote(c.id))
+        eq(rows[0][0], "0", "runs stored after refused requests")
+    except AssertionError as e:
+        problems.append(str(e))
+    assert not problems, "%d problem(s):\n  " % len(problems) + "\n  ".join(problems)
+
+
 def t_run_validation(env):
     c = lib.new_course()
     only_students = lib.unique("a")
@@ -81,15 +94,7 @@ def t_run_validation(env):
             fail(r, want, must)
         except AssertionError as e:
             problems.append("%s: %s" % (label, e))
-    # nothing was created
-    try:
-        eq(lib.queue_length(c), 0, "queue length after refused runs")
-        rows = lib.sql("SELECT COUNT(*) FROM grading_run WHERE course_id = "
-                       + lib.sql_quote(c.id))
-        eq(rows[0][0], "0", "runs stored after refused requests")
-    except AssertionError as e:
-        problems.append(str(e))
-    assert not problems, "%d problem(s):\n  " % len(problems) + "\n  ".join(problems)
+    no_run_stored(c, problems)
 
 
 def t_run_ids(env):
@@ -626,14 +631,7 @@ def t_run_env_carriable(env):
             fail(call("POST", p, c.admin, body=body), 400, must)
         except AssertionError as e:
             problems.append("%s: %s" % (label, e))
-    try:
-        eq(lib.queue_length(c), 0, "queue length after refused runs")
-        rows = lib.sql("SELECT COUNT(*) FROM grading_run WHERE course_id = "
-                       + lib.sql_quote(c.id))
-        eq(rows[0][0], "0", "runs stored after refused requests")
-    except AssertionError as e:
-        problems.append(str(e))
-    assert not problems, "%d problem(s):\n  " % len(problems) + "\n  ".join(problems)
+    no_run_stored(c, problems)
     # the same run with overlapping names only (they replace, not add)
     rid = lib.start_run(c, big, [many("S", 500, 3)], pre_env=many("G", 10, 2))
     st = status(c, rid)

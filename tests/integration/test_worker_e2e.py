@@ -131,24 +131,32 @@ def started_job(c, rid):
 
 
 @contextlib.contextmanager
-def killed_mid_job(env, script, prefix, pause):
-    """One job whose worker is killed (-9) `pause` seconds into its
-    stage: yields (course, run id, job id, the dead Worker); after, any
-    container the dead worker left is removed."""
+def job_in_stage(env, script, stage_wait=10, prefix="wk"):
+    """One job (a stage running script) that a new worker has started:
+    yields (course, run id, job id, the Worker); after, the worker is
+    killed if it still runs and any container it left is removed."""
     lib.drain()
     c, rid = course_run([stage(script)], [{"X": "1"}])
-    w1 = Worker(env, lib.unique(prefix)).start()
+    w = Worker(env, lib.unique(prefix)).start()
     try:
         jid = started_job(c, rid)
-        w1.wait_log("stage 0:", timeout=10)
-        time.sleep(pause)
-        w1.kill9()
-        yield c, rid, jid, w1
+        w.wait_log("stage 0:", timeout=stage_wait)
+        yield c, rid, jid, w
     finally:
-        if w1.p.poll() is None:
-            w1.kill9()
-        for cid in wl.containers(env, "broadway.worker=" + w1.id):
+        if w.p.poll() is None:
+            w.kill9()
+        for cid in wl.containers(env, "broadway.worker=" + w.id):
             wl.podman(env, "rm", "-f", "-t", "0", cid, check=False)
+
+
+@contextlib.contextmanager
+def killed_mid_job(env, script, prefix, pause):
+    """job_in_stage, with the worker killed (-9) `pause` seconds into
+    the stage."""
+    with job_in_stage(env, script, prefix=prefix) as (c, rid, jid, w):
+        time.sleep(pause)
+        w.kill9()
+        yield c, rid, jid, w
 
 
 def t_kill9_requeue(env):
@@ -262,12 +270,7 @@ def t_second_sigterm_aborts(env):
     """The second SIGTERM stops a running stage at once (a flag the main
     thread sets and the slot thread reads: TSAN=1 watches this path);
     the same worker started again gets the job back and finishes it."""
-    lib.drain()
-    c, rid = course_run([stage("sleep 6; echo second")], [{"X": "1"}])
-    w = Worker(env, lib.unique("wk")).start()
-    try:
-        jid = started_job(c, rid)
-        w.wait_log("stage 0:", timeout=30)
+    with job_in_stage(env, "sleep 6; echo second", 30) as (c, rid, jid, w):
         w.signal(signal.SIGTERM)
         w.wait_log("draining", timeout=10)
         t0 = time.time()
@@ -285,11 +288,6 @@ def t_second_sigterm_aborts(env):
         assert only_job(st)[1] == "SUCCEEDED", st
         _, attempt, wid, _ = job_results(jid)
         assert wid == w.id and attempt == 2, (wid, attempt)
-    finally:
-        if w.p.poll() is None:
-            w.kill9()
-        for cid in wl.containers(env, "broadway.worker=" + w.id):
-            wl.podman(env, "rm", "-f", "-t", "0", cid, check=False)
 
 
 def t_two_workers_twenty_students(env):
