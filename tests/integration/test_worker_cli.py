@@ -127,7 +127,7 @@ def t_not_tls(env):
                 c.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0"
                           b"\r\nConnection: close\r\n\r\n")
             except OSError:
-                pass
+                pass        # the worker hung up first: nothing to answer
             finally:
                 c.close()
 
