@@ -6,6 +6,55 @@
 #include "envname.h"
 #include "jsonx.h"
 
+/* Length of the well-formed UTF-8 sequence at p, 0 if there is none
+ * (p is NUL-terminated, so the checks stop at its end). */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	unsigned char	 lo = 0x80, hi = 0xbf;
+	size_t		 need, k;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] < 0xc2 || p[0] > 0xf4)
+		return 0;
+	need = p[0] < 0xe0 ? 1 : p[0] < 0xf0 ? 2 : 3;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (k = 2; k <= need; k++)
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+	return need + 1;
+}
+
+/*
+ * jansson's error text quotes the raw bytes near the error, which can be
+ * a cut or invalid UTF-8 sequence; the message is answered as a JSON
+ * string, which must be UTF-8 or the answer loses it.  Bytes that start
+ * no well-formed sequence become '?'.
+ */
+static void
+err_clean(char *err)
+{
+	unsigned char	*p = (unsigned char *)err;
+	size_t		 n;
+
+	while (*p != '\0') {
+		if ((n = utf8_seq(p)) == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
+}
+
 json_t *
 jsonx_parse_object(const char *data, size_t len, char *err, size_t errlen)
 {
@@ -16,6 +65,7 @@ jsonx_parse_object(const char *data, size_t len, char *err, size_t errlen)
 	if (j == NULL) {
 		snprintf(err, errlen, "invalid JSON at line %d column %d: %s",
 		    je.line, je.column, je.text);
+		err_clean(err);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
