@@ -141,7 +141,51 @@ lint:
 	    $(ADMIN_SRC) $(WORKER_SRC) $(UNIT_SRC)
 
 clean:
-	rm -rf build build-san build-tsan
+	rm -rf build build-san build-tsan build-fuzz
 
 # make install (PREFIX, DESTDIR, ...): dist/install.mk, docs/deploy.md.
 include dist/install.mk
+
+# ---- fuzz: libFuzzer harnesses (tests/fuzz/README.md) ----------------
+# `make fuzz` builds each harness with clang and ASan+UBSan into
+# build-fuzz/, runs each for FUZZ_SECONDS from its committed corpus, then
+# replays the catalogue of bad inputs; it ends with "N passed, N failed".
+FUZZ_CC		?= clang
+FUZZ_SECONDS	?= 20
+FUZZ_BUILD	 = build-fuzz
+FUZZ_SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS	 = -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
+		   -Icommon -Ifcgi -Ifcgi/sse -Iworker -Itests/fuzz $(PKG_CFLAGS)
+# Code under test gets coverage instrumentation; harness mains link libFuzzer.
+FUZZ_CONFIG_SRC	 = $(wildcard common/*.c) fcgi/env.c
+FUZZ_CAPTURE_SRC = worker/capture.c common/buf.c
+FUZZ_WIRE_SRC	 = fcgi/sse/wire.c
+FUZZ_PROPS_SRC	 = tests/fuzz/check.c tests/fuzz/props_config.c tests/fuzz/props_capture.c
+FUZZ_LIBS	:= $(shell pkg-config --libs jansson 2>/dev/null)
+FUZZ_BINS	 = $(FUZZ_BUILD)/fuzz-config $(FUZZ_BUILD)/fuzz-capture \
+		   $(FUZZ_BUILD)/fuzz-wire $(FUZZ_BUILD)/fuzz-replay
+fobj = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(1))
+
+.PHONY: fuzz fuzz-build
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+fuzz-build: $(FUZZ_BINS)
+.PRECIOUS: $(FUZZ_BUILD)/obj/%.o
+
+FUZZ_COV	 = -fsanitize=fuzzer-no-link
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) $(FUZZ_COV) -MMD -MP -c -o $@ $<
+# The checkers' own loops would only slow the search and blur coverage.
+$(call fobj,$(FUZZ_PROPS_SRC) tests/fuzz/replay.c): FUZZ_COV =
+
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+
+FUZZ_LIB = $(call fobj,$(FUZZ_CONFIG_SRC) $(FUZZ_CAPTURE_SRC) $(FUZZ_WIRE_SRC) $(FUZZ_PROPS_SRC))
+$(FUZZ_BUILD)/fuzz-%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+# The replay has its own main: no libFuzzer, the same sanitizers.
+$(FUZZ_BUILD)/fuzz-replay: $(FUZZ_BUILD)/obj/tests/fuzz/replay.o $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -o $@ $^ $(FUZZ_LIBS)

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Install the Debian packages Broadway-C needs, if any are missing.
+# Install the Debian packages Broadway-C needs, if any are missing
+# (clang and libclang-rt-14-dev, which holds libFuzzer, for `make fuzz`).
 # Fast when everything is present: no apt-get at all.
 set -euo pipefail
 
@@ -7,7 +8,8 @@ PKGS=(build-essential pkg-config libfcgi-dev libjansson-dev libmariadb-dev
 	libmariadb-dev-compat libcurl4-openssl-dev libssl-dev spawn-fcgi
 	multiwatch nginx-light mariadb-server mariadb-client podman runc conmon
 	slirp4netns uidmap busybox-static debootstrap wrk python3 openssl curl
-	ca-certificates procps iproute2 jq)
+	ca-certificates procps iproute2 jq
+	clang libclang-rt-14-dev)
 
 # Ask dpkg about each package by itself and decide on its answer alone:
 # dpkg-query exits 1 when any listed package is unknown, so its exit
