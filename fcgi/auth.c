@@ -15,15 +15,16 @@
 /*
  * Accepted tokens are remembered for a short while (BROADWAY_AUTH_CACHE_MS,
  * default 1000; 0 turns it off), so a hot read costs one query, not two.
- * Only successes are kept, keyed by course and digest; a revoked token
- * stops working within that time.  Nothing here must survive the process.
+ * Only successes are kept, keyed by digest, what was asked and where (the
+ * course, or the worker id); a revoked token stops working within that
+ * time.  Nothing here must survive the process.
  */
 #define AUTH_CACHE_SLOTS	64
 
 struct auth_cached {
 	unsigned char	 digest[DIGEST_LEN];
-	char		 course[ID_MAX + 1];	/* "" for the cluster token */
-	int		 kind;
+	char		 scope[ID_MAX + 1];	/* course or worker id */
+	int		 need;
 	int64_t		 until_ms;
 };
 
@@ -31,108 +32,143 @@ static struct auth_cached	 auth_cache[AUTH_CACHE_SLOTS];
 static pthread_mutex_t		 auth_cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t			 auth_cache_ms = -1;
 
-static int64_t
-auth_cache_ttl(void)
+int64_t
+auth_ttl_ms(void)
 {
 	const char	*v;
 	int64_t		 ms = 1000;
 
+	pthread_mutex_lock(&auth_cache_mu);
 	if (auth_cache_ms < 0) {
 		v = getenv("BROADWAY_AUTH_CACHE_MS");
 		if (v != NULL && parse_int64(v, 0, 60000, &ms) == -1)
 			ms = 1000;
 		auth_cache_ms = ms;
 	}
-	return auth_cache_ms;
+	ms = auth_cache_ms;
+	pthread_mutex_unlock(&auth_cache_mu);
+	return ms;
 }
 
 static size_t
-auth_cache_slot(const unsigned char *digest, const char *course)
+auth_cache_slot(const unsigned char *digest, int need, const char *scope)
 {
-	size_t	 h = 5381, i;
+	size_t	 h = 5381 + (size_t)need, i;
 
 	for (i = 0; i < 8; i++)
 		h = h * 33 + digest[i];
-	for (i = 0; course[i] != '\0'; i++)
-		h = h * 33 + (unsigned char)course[i];
+	for (i = 0; scope[i] != '\0'; i++)
+		h = h * 33 + (unsigned char)scope[i];
 	return h % AUTH_CACHE_SLOTS;
 }
 
-/* The kind of a cached token, or -1. */
+/* 1 if this token was accepted for need on scope a moment ago. */
 static int
-auth_cache_get(const unsigned char *digest, const char *course)
+auth_cache_get(const unsigned char *digest, int need, const char *scope)
 {
 	struct auth_cached	*e;
-	int			 kind = -1;
+	int			 hit;
 
-	if (auth_cache_ttl() == 0)
-		return -1;
+	if (auth_ttl_ms() == 0)
+		return 0;
 	pthread_mutex_lock(&auth_cache_mu);
-	e = &auth_cache[auth_cache_slot(digest, course)];
-	if (e->until_ms > mono_ms() && strcmp(e->course, course) == 0 &&
-	    CRYPTO_memcmp(e->digest, digest, DIGEST_LEN) == 0)
-		kind = e->kind;
+	e = &auth_cache[auth_cache_slot(digest, need, scope)];
+	hit = e->until_ms > mono_ms() && e->need == need &&
+	    strcmp(e->scope, scope) == 0 &&
+	    CRYPTO_memcmp(e->digest, digest, DIGEST_LEN) == 0;
 	pthread_mutex_unlock(&auth_cache_mu);
-	return kind;
+	return hit;
 }
 
 static void
-auth_cache_put(const unsigned char *digest, const char *course, int kind)
+auth_cache_put(const unsigned char *digest, int need, const char *scope)
 {
 	struct auth_cached	*e;
+	int64_t			 ttl = auth_ttl_ms();
 
-	if (auth_cache_ttl() == 0)
+	if (ttl == 0)
 		return;
 	pthread_mutex_lock(&auth_cache_mu);
-	e = &auth_cache[auth_cache_slot(digest, course)];
+	e = &auth_cache[auth_cache_slot(digest, need, scope)];
 	memcpy(e->digest, digest, DIGEST_LEN);
-	copy_str(e->course, sizeof(e->course), course);
-	e->kind = kind;
-	e->until_ms = mono_ms() + auth_cache_ms;
+	copy_str(e->scope, sizeof(e->scope), scope);
+	e->need = need;
+	e->until_ms = mono_ms() + ttl;
 	pthread_mutex_unlock(&auth_cache_mu);
 }
 
 enum auth_stmt {
-	AUTH_STMT_COURSE_TOKENS,
-	AUTH_STMT_CLUSTER_TOKENS,
-	AUTH_STMT_IS_COURSE_TOKEN,
+	AUTH_STMT_GRANTS,
 	AUTH_STMT__MAX
 };
 
 static const char *const auth_sql[AUTH_STMT__MAX] = {
-	/* AUTH_STMT_COURSE_TOKENS: no row at all means no such course. */
-	"SELECT t.digest, t.kind FROM course c LEFT JOIN api_token t"
-	" ON t.course_id = c.id AND t.revoked_at IS NULL WHERE c.id = ?",
-	/* AUTH_STMT_CLUSTER_TOKENS */
-	"SELECT digest, kind FROM api_token WHERE kind = ? AND revoked_at IS NULL",
-	/* AUTH_STMT_IS_COURSE_TOKEN: only to tell 403 from 401 once the
-	 * constant-time comparison has already failed. */
-	"SELECT 1 FROM api_token WHERE digest = ? AND kind <> ? AND"
-	" revoked_at IS NULL LIMIT 1",
+	/* AUTH_STMT_GRANTS: every live row of one token, by its digest
+	 * (indexed).  Looking the token up rather than the course means
+	 * the course in the path plays no part in the query: an unknown
+	 * course and a known one answer alike. */
+	"SELECT kind, course_id, worker_id FROM api_token"
+	" WHERE digest = ? AND revoked_at IS NULL",
 };
 
-struct token_row {	/* AUTH_STMT_COURSE_TOKENS, AUTH_STMT_CLUSTER_TOKENS */
-	struct db_text	 digest;	/* NULL: a course without tokens */
+struct grant_row {		/* AUTH_STMT_GRANTS */
 	int		 kind;
+	char		 course[ID_MAX + 1];	/* "" for a cluster token */
+	char		 worker[ID_MAX + 1];	/* "" unless bound */
 };
 
-static const struct db_col token_cols[] = {
-	DB_TEXT(struct token_row, digest), DB_INT(struct token_row, kind),
+static const struct db_col grant_cols[] = {
+	DB_INT(struct grant_row, kind), DB_STR_OPT(struct grant_row, course),
+	DB_STR_OPT(struct grant_row, worker),
 };
 
-/* 1 if the digest is a live course token, else 0. */
+/* One grant: 0 allowed, 403 (why in err), or 401. */
 static int
-auth_is_course_token(struct db *db, const unsigned char digest[DIGEST_LEN])
+auth_decide_one(const struct auth_grant *g, enum auth_need need,
+    const char *scope, char *err, size_t errlen)
 {
-	struct db_res	*r;
-	int		 found;
-
-	if ((r = db_query(db, auth_sql[AUTH_STMT_IS_COURSE_TOKEN], "bi", digest,
-	    (size_t)DIGEST_LEN, (int64_t)TOKEN_CLUSTER)) == NULL)
+	if (need == AUTH_CLUSTER && g->kind == TOKEN_CLUSTER) {
+		if (g->worker == NULL || strcmp(g->worker, scope) == 0)
+			return 0;
+		snprintf(err, errlen, "this cluster token is bound to another"
+		    " worker id");
+		return 403;
+	}
+	if (need == AUTH_CLUSTER) {
+		snprintf(err, errlen, "a course token may not use the worker"
+		    " endpoints");
+		return 403;
+	}
+	if (g->kind == TOKEN_CLUSTER || g->course == NULL ||
+	    strcmp(g->course, scope) != 0)
+		return 401;
+	if (g->kind == TOKEN_ADMIN || need == AUTH_VIEW)
 		return 0;
-	found = db_res_next(r) == 1;
-	db_res_free(r);
-	return found;
+	snprintf(err, errlen, "a query token may not use this endpoint");
+	return 403;
+}
+
+int
+auth_decide(const struct auth_grant *g, size_t n, enum auth_need need,
+    const char *scope, char *err, size_t errlen)
+{
+	char	 why[128];
+	size_t	 i;
+	int	 best = 401, rc;
+
+	snprintf(err, errlen, "invalid token");
+	if (scope == NULL)
+		return 401;
+	for (i = 0; i < n; i++) {
+		if ((rc = auth_decide_one(&g[i], need, scope, why,
+		    sizeof(why))) == 0)
+			return 0;
+		if (rc == 403 && best == 401) {
+			best = 403;
+			snprintf(err, errlen, "%s", why);
+		}
+	}
+	return best;
 }
 
 int
@@ -164,14 +200,15 @@ token_digest(const char *tok, unsigned char out[DIGEST_LEN])
 }
 
 int
-auth_check(struct db *db, const char *header, const char *course_id,
-    enum auth_need need, char *err, size_t errlen)
+auth_check(struct db *db, const char *header, const char *scope,
+    enum auth_need need, unsigned char *digest, char *err, size_t errlen)
 {
 	struct db_res	*r;
-	struct token_row t;
+	struct grant_row row;
+	struct auth_grant g;
 	unsigned char	 want[DIGEST_LEN];
-	char		 tok[TOKEN_MAX + 1];
-	int		 rows = 0, kind = -1, rc;
+	char		 tok[TOKEN_MAX + 1], why[128];
+	int		 rc, st, best = 401;
 
 	if (header == NULL) {
 		snprintf(err, errlen, "missing Authorization header");
@@ -183,55 +220,36 @@ auth_check(struct db *db, const char *header, const char *course_id,
 	}
 	token_digest(tok, want);
 	explicit_bzero(tok, sizeof(tok));
-	if (strlen(need == AUTH_CLUSTER ? "" : course_id) > ID_MAX) {
-		snprintf(err, errlen, "course not found");
-		return 404;
-	}
-	if ((kind = auth_cache_get(want, need == AUTH_CLUSTER ? "" :
-	    course_id)) != -1)
-		goto decide;
+	snprintf(err, errlen, "invalid token");
+	if (scope == NULL || strlen(scope) > ID_MAX)
+		return 401;
+	if (digest != NULL)
+		memcpy(digest, want, DIGEST_LEN);
+	if (auth_cache_get(want, need, scope))
+		return 0;
 
-	if (need == AUTH_CLUSTER)
-		r = db_query(db, auth_sql[AUTH_STMT_CLUSTER_TOKENS], "i",
-		    (int64_t)TOKEN_CLUSTER);
-	else
-		r = db_query(db, auth_sql[AUTH_STMT_COURSE_TOKENS], "s", course_id);
-	if (r == NULL) {
-		snprintf(err, errlen, "internal error");
+	if ((r = db_query(db, auth_sql[AUTH_STMT_GRANTS], "b", want,
+	    (size_t)DIGEST_LEN)) == NULL) {
+		snprintf(err, errlen, "could not check the token");
 		return 500;
 	}
-	/* Look at every row so the time taken does not depend on which
-	 * token matched. */
-	while ((rc = DB_ROW(r, token_cols, &t)) == 1) {
-		rows++;
-		if (t.digest.s == NULL || t.digest.len != DIGEST_LEN)
-			continue;
-		if (CRYPTO_memcmp(t.digest.s, want, DIGEST_LEN) == 0)
-			kind = t.kind;
+	/* Grants combine: one that allows wins, then a 403's reason. */
+	while ((rc = DB_ROW(r, grant_cols, &row)) == 1) {
+		g.kind = row.kind;
+		g.course = row.course[0] != '\0' ? row.course : NULL;
+		g.worker = row.worker[0] != '\0' ? row.worker : NULL;
+		st = auth_decide(&g, 1, need, scope, why, sizeof(why));
+		if (st == 0 || (st == 403 && best == 401)) {
+			best = st;
+			snprintf(err, errlen, "%s", why);
+		}
 	}
 	db_res_free(r);
 	if (rc == -1) {
-		snprintf(err, errlen, "internal error");
+		snprintf(err, errlen, "could not check the token");
 		return 500;
 	}
-	if (need != AUTH_CLUSTER && rows == 0) {
-		snprintf(err, errlen, "course not found");
-		return 404;
-	}
-	if (kind != -1)
-		auth_cache_put(want, need == AUTH_CLUSTER ? "" : course_id, kind);
-decide:
-	if (kind == -1 && need == AUTH_CLUSTER && auth_is_course_token(db, want)) {
-		snprintf(err, errlen, "a course token may not use the worker endpoints");
-		return 403;
-	}
-	if (kind == -1) {
-		snprintf(err, errlen, "invalid token");
-		return 401;
-	}
-	if (need == AUTH_ADMIN && kind != TOKEN_ADMIN) {
-		snprintf(err, errlen, "a query token may not use this endpoint");
-		return 403;
-	}
-	return 0;
+	if (best == 0)
+		auth_cache_put(want, need, scope);
+	return best;
 }

@@ -158,6 +158,14 @@ db_conn_lost(unsigned e)
 }
 
 int
+db_unavailable(struct db *db)
+{
+	return db == NULL || db->my == NULL || db_conn_lost(db->last_errno) ||
+	    db->last_errno == ER_CON_COUNT_ERROR ||
+	    db->last_errno == ER_TOO_MANY_USER_CONNECTIONS;
+}
+
+int
 db_ping(struct db *db)
 {
 	if (db->my != NULL && mysql_ping(db->my) == 0)

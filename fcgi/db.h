@@ -125,6 +125,11 @@ int		 db_ping(struct db *);
 /* The last error's MySQL errno (0 if none) and whether it is retryable. */
 unsigned	 db_errno(struct db *);
 int		 db_err_retryable(unsigned err);
+/* 1 if the connection is down: not connected (the server refused or
+ * was not there) or the last error was a lost connection, a server
+ * shutting down or out of connections.  A client should retry later
+ * (HTTP 503), unlike after an error in a statement. */
+int		 db_unavailable(struct db *);
 
 
 

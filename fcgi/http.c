@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "http.h"
 #include "jsonx.h"
 #include "log.h"
@@ -32,41 +33,6 @@ http_reason(int status)
 	return "Unknown";
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decode %XX in place; a NUL or '/' produced by decoding is refused. */
-static int
-pct_decode(char *s)
-{
-	char	*o = s;
-	int	 hi, lo;
-
-	for (; *s != '\0'; s++) {
-		if (*s != '%') {
-			*o++ = *s;
-			continue;
-		}
-		if ((hi = hexval(s[1])) < 0 || (lo = hexval(s[2])) < 0)
-			return -1;
-		if (hi == 0 && lo == 0)
-			return -1;
-		*o++ = (char)(hi << 4 | lo);
-		s += 2;
-	}
-	*o = '\0';
-	return 0;
-}
-
 int
 http_req_init(struct req *r, FCGX_Request *fx)
 {
@@ -89,13 +55,16 @@ http_req_init(struct req *r, FCGX_Request *fx)
 	}
 	log_set_request(r->reqid);
 
+	/*
+	 * DOCUMENT_URI is nginx's $uri: already percent-decoded and
+	 * normalised, the path nginx chose the location by.  It is not
+	 * decoded again: a second pass would turn %2541 into A, a path
+	 * nginx never saw.  A '%' left in a segment is refused by the id
+	 * checks like any other character outside [A-Za-z0-9_.-].
+	 */
 	uri = FCGX_GetParam("DOCUMENT_URI", fx->envp);
-	if (uri == NULL)
-		uri = FCGX_GetParam("REQUEST_URI", fx->envp);
 	if (uri == NULL || copy_str(r->path, sizeof(r->path), uri) == -1)
 		return 404;
-	if ((q = strchr(r->path, '?')) != NULL)
-		*q = '\0';
 	if (strncmp(r->path, "/api/v1/", 8) != 0)
 		return 404;
 	p = r->path + 8;
@@ -111,9 +80,6 @@ http_req_init(struct req *r, FCGX_Request *fx)
 	if (q != NULL)
 		return 404;
 	r->nseg = n;
-	for (n = 0; n < r->nseg; n++)
-		if (pct_decode(r->seg[n]) == -1)
-			return 404;
 	return 0;
 }
 
@@ -150,6 +116,10 @@ http_read_body(struct req *r)
 static void
 http_headers(struct req *r, int status, const char *ctype)
 {
+	/* A 503 is an outage the client should wait out and retry. */
+	if (status == 503)
+		FCGX_FPrintF(r->fx->out, "Retry-After: %d\r\n",
+		    HTTP_RETRY_AFTER_S);
 	FCGX_FPrintF(r->fx->out,
 	    "Status: %d %s\r\n"
 	    "Access-Control-Allow-Origin: *\r\n"
@@ -200,6 +170,12 @@ http_send_fail(struct req *r, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A handler's 500 that came from the database being down or gone
+	 * is no bug: the request will work again once it is back. */
+	if (status == 500 && r->db != NULL && db_unavailable(r->db)) {
+		status = 503;
+		snprintf(msg, sizeof(msg), "database unavailable, retry later");
+	}
 	if (status >= 500)
 		log_warnx("answering %d: %s", status, msg);
 	http_send_envelope(r, status, status >= 500 ? "error" : "fail",

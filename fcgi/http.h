@@ -7,6 +7,9 @@
 
 #define BODY_MAX	(16 * 1024 * 1024)	/* agrees with nginx client_max_body_size 16m */
 #define PATH_SEGS_MAX	8
+#define HTTP_RETRY_AFTER_S	2	/* Retry-After of every 503 */
+
+struct db;
 
 /* One request as the handlers see it. */
 struct req {
@@ -21,6 +24,9 @@ struct req {
 	char		*body;		/* NUL-terminated, NULL until read */
 	size_t		 body_len;
 	int		 responded;
+	struct db	*db;		/* set by the caller once it has one:
+					 * a 500 with the database down is
+					 * sent as 503 */
 };
 
 /* Parse the FastCGI params.  0, or an HTTP status (400/404) on a bad path. */
@@ -32,7 +38,8 @@ int	 http_read_body(struct req *);
 
 /* {"status":"success","data":data}; takes the reference to data (NULL -> null). */
 void	 http_send_data(struct req *, int status, json_t *data);
-/* {"status":"fail"|"error","data":{"message":msg}}; "error" for >= 500. */
+/* {"status":"fail"|"error","data":{"message":msg}}; "error" for >= 500.
+ * 500 becomes 503 + Retry-After when r->db says the database is down. */
 void	 http_send_fail(struct req *, int status, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 /* A status with no body (204, OPTIONS). */

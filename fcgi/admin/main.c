@@ -29,7 +29,7 @@ static const struct verb verbs[] = {
 	{ "course-list", 0, 0, admin_course_list, "course-list" },
 	{ "token-add", 1, -1, admin_token_add,
 	    "token-add admin|query COURSE [--token T] [--label L]\n"
-	    "       token-add cluster [--token T] [--label L]" },
+	    "       token-add cluster [--worker ID] [--token T] [--label L]" },
 	{ "token-list", 0, 1, admin_token_list, "token-list [COURSE]" },
 	{ "token-revoke", 1, 1, admin_token_revoke, "token-revoke ID" },
 	{ "load-courses", 1, 1, admin_load_courses, "load-courses FILE" },

@@ -48,18 +48,20 @@ static const char *const tok_sql[TOK__MAX] = {
 	" SUM(t.kind = ? AND t.revoked_at IS NULL)"
 	" FROM course c LEFT JOIN api_token t ON t.course_id = c.id"
 	" GROUP BY c.id ORDER BY c.id",
-	/* TOK_FIND: an active token of this kind and course (NULL-safe). */
+	/* TOK_FIND: an active token of this kind, course and worker
+	 * (NULL-safe). */
 	"SELECT id FROM api_token WHERE digest = ? AND kind = ?"
-	" AND course_id <=> ? AND revoked_at IS NULL",
+	" AND course_id <=> ? AND worker_id <=> ? AND revoked_at IS NULL",
 	/* TOK_INSERT */
-	"INSERT INTO api_token (digest, kind, course_id, label) VALUES (?, ?, ?, ?)",
+	"INSERT INTO api_token (digest, kind, course_id, worker_id, label)"
+	" VALUES (?, ?, ?, ?, ?)",
 	/* TOK_LIST_ALL */
-	"SELECT id, kind, course_id, label, HEX(LEFT(digest, 4)),"
+	"SELECT id, kind, course_id, worker_id, label, HEX(LEFT(digest, 4)),"
 	" DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s'),"
 	" DATE_FORMAT(revoked_at, '%Y-%m-%dT%H:%i:%s')"
 	" FROM api_token ORDER BY id",
 	/* TOK_LIST_COURSE */
-	"SELECT id, kind, course_id, label, HEX(LEFT(digest, 4)),"
+	"SELECT id, kind, course_id, worker_id, label, HEX(LEFT(digest, 4)),"
 	" DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s'),"
 	" DATE_FORMAT(revoked_at, '%Y-%m-%dT%H:%i:%s')"
 	" FROM api_token WHERE course_id = ? ORDER BY id",
@@ -88,6 +90,7 @@ struct token_row {		/* TOK_LIST_ALL, TOK_LIST_COURSE */
 	int64_t		 id;
 	int		 kind;
 	char		 course[ID_MAX + 1];	/* "" for a cluster token */
+	char		 worker[ID_MAX + 1];	/* "" unless bound to one */
 	char		 label[4 * LABEL_MAX + 1];	/* utf8mb4 */
 	char		 digest_hex[9];
 	char		 created[32];
@@ -96,7 +99,8 @@ struct token_row {		/* TOK_LIST_ALL, TOK_LIST_COURSE */
 
 static const struct db_col token_cols[] = {
 	DB_INT(struct token_row, id), DB_INT(struct token_row, kind),
-	DB_STR_OPT(struct token_row, course), DB_STR(struct token_row, label),
+	DB_STR_OPT(struct token_row, course), DB_STR_OPT(struct token_row, worker),
+	DB_STR(struct token_row, label),
 	DB_STR(struct token_row, digest_hex),
 	DB_STR(struct token_row, created),
 	DB_STR_OPT(struct token_row, revoked),
@@ -180,19 +184,19 @@ token_generate(char out[2 * TOKEN_GEN_BYTES + 1])
  * 1 inserted, 0 already present, -1 error. */
 static int
 token_put(struct db *db, const char *tok, int kind, const char *course,
-    const char *label)
+    const char *worker, const char *label)
 {
 	unsigned char	 dg[DIGEST_LEN];
 	int64_t		 id;
 	int		 st;
 
 	token_digest(tok, dg);
-	st = db_query_int(db, tok_sql[TOK_FIND], &id, "bis", dg, sizeof(dg),
-	    (int64_t)kind, course);
+	st = db_query_int(db, tok_sql[TOK_FIND], &id, "biss", dg, sizeof(dg),
+	    (int64_t)kind, course, worker);
 	if (st != 0)
 		return st == 1 ? 0 : -1;
-	if (db_exec(db, tok_sql[TOK_INSERT], NULL, "biss", dg, sizeof(dg),
-	    (int64_t)kind, course, label) == -1)
+	if (db_exec(db, tok_sql[TOK_INSERT], NULL, "bisss", dg, sizeof(dg),
+	    (int64_t)kind, course, worker, label) == -1)
 		return -1;
 	return 1;
 }
@@ -201,7 +205,7 @@ int
 admin_token_add(struct db *db, int argc, char **argv)
 {
 	char		 gen[2 * TOKEN_GEN_BYTES + 1];
-	const char	*tok = NULL, *label = "", *course = NULL;
+	const char	*tok = NULL, *label = "", *course = NULL, *worker = NULL;
 	int		 kind, i, st;
 
 	kind = token_kind_parse(argv[0]);
@@ -228,6 +232,9 @@ admin_token_add(struct db *db, int argc, char **argv)
 			tok = argv[i + 1];
 		else if (strcmp(argv[i], "--label") == 0)
 			label = argv[i + 1];
+		else if (strcmp(argv[i], "--worker") == 0 &&
+		    kind == TOKEN_CLUSTER)
+			worker = argv[i + 1];
 		else {
 			admin_err("unknown option \"%s\"", argv[i]);
 			return 1;
@@ -236,6 +243,11 @@ admin_token_add(struct db *db, int argc, char **argv)
 	if (tok != NULL && !token_valid(tok)) {
 		admin_err("invalid token (1..%d printable ASCII characters,"
 		    " no spaces)", TOKEN_MAX);
+		return 1;
+	}
+	if (worker != NULL && !id_valid(worker)) {
+		admin_err("invalid worker id \"%s\" (want [A-Za-z0-9_.-]{1,%d})",
+		    worker, ID_MAX);
 		return 1;
 	}
 	if (strlen(label) > LABEL_MAX) {
@@ -261,7 +273,7 @@ admin_token_add(struct db *db, int argc, char **argv)
 		}
 		tok = gen;
 	}
-	if ((st = token_put(db, tok, kind, course, label)) == -1) {
+	if ((st = token_put(db, tok, kind, course, worker, label)) == -1) {
 		admin_err("cannot store the token");
 		return 1;
 	}
@@ -290,11 +302,11 @@ admin_token_list(struct db *db, int argc, char **argv)
 		admin_err("cannot list tokens");
 		return 1;
 	}
-	printf("ID\tKIND\tCOURSE\tDIGEST\tCREATED\tREVOKED\tLABEL\n");
+	printf("ID\tKIND\tCOURSE\tWORKER\tDIGEST\tCREATED\tREVOKED\tLABEL\n");
 	while ((st = DB_ROW(r, token_cols, &t)) == 1)
-		printf("%lld\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)t.id,
+		printf("%lld\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)t.id,
 		    token_kind_name(t.kind), t.course[0] ? t.course : "-",
-		    t.digest_hex, t.created, t.revoked[0] ? t.revoked : "-",
+		    t.worker[0] ? t.worker : "-", t.digest_hex, t.created, t.revoked[0] ? t.revoked : "-",
 		    t.label);
 	db_res_free(r);
 	return st == 0 ? 0 : 1;
@@ -492,7 +504,7 @@ load_course(struct db *db, struct load_ctx *ctx, const char *course,
 			if (w[i].kind == w[k].kind &&
 			    memcmp(w[i].dg, w[k].dg, DIGEST_LEN) == 0)
 				w[i].present = 1;
-		if (db_exec(db, tok_sql[TOK_INSERT], NULL, "biss", w[k].dg,
+		if (db_exec(db, tok_sql[TOK_INSERT], NULL, "bisns", w[k].dg,
 		    (size_t)DIGEST_LEN, (int64_t)w[k].kind, course,
 		    "load-courses") == -1)
 			goto out;

@@ -66,6 +66,7 @@ route_dispatch(struct db *db, struct req *r)
 	int			 path_known = 0, st;
 
 	memset(&c, 0, sizeof(c));
+	r->db = db;
 	c.r = r;
 	c.db = db;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -96,8 +97,10 @@ route_dispatch(struct db *db, struct req *r)
 		    " of [A-Za-z0-9_.-]");
 		return;
 	}
-	if ((st = auth_check(db, r->authz, c.course, rt->need, err,
-	    sizeof(err))) != 0) {
+	/* A worker route's scope is its worker id: a per-worker token
+	 * opens only its own. */
+	if ((st = auth_check(db, r->authz, rt->need == AUTH_CLUSTER ? c.id :
+	    c.course, rt->need, NULL, err, sizeof(err))) != 0) {
 		http_send_fail(r, st, "%s", err);
 		return;
 	}

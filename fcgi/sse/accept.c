@@ -88,7 +88,8 @@ set_sndtimeo(int fd)
  * The stream, or NULL (out of memory: the caller finishes fx).
  */
 static struct sse_stream *
-take_over(FCGX_Request *fx, struct req *r, int64_t job_id, int64_t resume)
+take_over(FCGX_Request *fx, struct req *r, int64_t job_id, int64_t resume,
+    const struct sse_auth *who)
 {
 	struct sse_stream	*s;
 	char			 reqid[40];
@@ -101,6 +102,7 @@ take_over(FCGX_Request *fx, struct req *r, int64_t job_id, int64_t resume)
 		log_warnx("out of memory for a stream");
 		return NULL;
 	}
+	s->auth = *who;
 	FCGX_Free(fx, 0);
 	set_sndtimeo(s->fd);
 	return s;
@@ -117,6 +119,7 @@ static int
 handle_worker(struct db **dbp, FCGX_Request *fx, struct req *r)
 {
 	struct sse_stream	*s;
+	struct sse_auth		 who;
 	char			 err[256];
 	int			 rc;
 
@@ -133,12 +136,17 @@ handle_worker(struct db **dbp, FCGX_Request *fx, struct req *r)
 		http_send_fail(r, 503, "database unavailable");
 		goto done;
 	}
-	if ((rc = auth_check(*dbp, r->authz, NULL, AUTH_CLUSTER, err,
-	    sizeof(err))) != 0) {
+	r->db = *dbp;
+	/* The worker id is the scope: a per-worker token opens only its
+	 * own stream. */
+	if ((rc = auth_check(*dbp, r->authz, r->seg[2], AUTH_CLUSTER,
+	    who.digest, err, sizeof(err))) != 0) {
 		http_send_fail(r, rc, "%s", err);
 		goto done;
 	}
-	if ((s = take_over(fx, r, 0, -1)) == NULL)
+	who.need = AUTH_CLUSTER;
+	(void)copy_str(who.scope, sizeof(who.scope), r->seg[2]);
+	if ((s = take_over(fx, r, 0, -1, &who)) == NULL)
 		return 0;
 	s->worker = 1;
 	if (sse_stream_headers(s) == -1) {
@@ -163,6 +171,7 @@ handle(struct db **dbp, FCGX_Request *fx)
 	struct req		 r;
 	struct job_ref		 j = { 0, 0, 0 };
 	struct sse_stream	*s;
+	struct sse_auth		 who;
 	char			 err[256];
 	const char		*course, *pid;
 	int64_t			 resume = -1;
@@ -197,8 +206,9 @@ handle(struct db **dbp, FCGX_Request *fx)
 		http_send_fail(&r, 503, "database unavailable");
 		goto done;
 	}
-	if ((rc = auth_check(*dbp, r.authz, course, AUTH_VIEW, err,
-	    sizeof(err))) != 0) {
+	r.db = *dbp;
+	if ((rc = auth_check(*dbp, r.authz, course, AUTH_VIEW, who.digest,
+	    err, sizeof(err))) != 0) {
 		http_send_fail(&r, rc, "%s", err);
 		goto done;
 	}
@@ -214,7 +224,9 @@ handle(struct db **dbp, FCGX_Request *fx)
 	    INT64_MAX, &resume) == -1)
 		resume = -1;
 
-	if ((s = take_over(fx, &r, j.id, resume)) == NULL)
+	who.need = AUTH_VIEW;
+	(void)copy_str(who.scope, sizeof(who.scope), course);
+	if ((s = take_over(fx, &r, j.id, resume, &who)) == NULL)
 		return 0;
 	if (sse_stream_headers(s) == -1) {
 		sse_stream_end(s, 0);

@@ -16,6 +16,9 @@
  * attached, which covers whatever was queued before it was listening;
  * so the events re-read after a cursor reset are not passed on.  Worker
  * streams keep the publisher polling like any other stream.
+ *
+ * Tokens.  Every auth cache period the open streams' tokens are checked
+ * again (recheck.c): one query for all of them.
  */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -41,7 +44,7 @@ static struct {
 
 	/* The publisher's own. */
 	struct db		*db;
-	int64_t			 next_poll, next_ka;
+	int64_t			 next_poll, next_ka, next_recheck;
 } hub = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 	.efd = -1,
@@ -231,6 +234,10 @@ publish(int64_t now, int pending)
 		reg_keepalive(now);
 		hub.next_ka = now + ka_tick();
 	}
+	if (now >= hub.next_recheck) {
+		recheck(hub.db);
+		hub.next_recheck = now + recheck_period_ms();
+	}
 }
 
 void *
@@ -244,6 +251,7 @@ hub_main(void *arg)
 	now = mono_ms();
 	hub.next_poll = now;
 	hub.next_ka = now + ka_tick();
+	hub.next_recheck = now + recheck_period_ms();
 	for (;;) {
 		wait_events(pending_any());
 		if (hub_stopping())

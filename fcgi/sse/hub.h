@@ -8,6 +8,7 @@
  *   tail.c       reading job_event and applying each event to its job
  *   attach.c     a new stream: its job's snapshot, then the registry
  *   positions.c  queue positions of the queued jobs watched
+ *   recheck.c    the open streams' tokens, checked again
  *   hub.c        the loop, and the hand-over from the acceptors
  */
 
@@ -67,6 +68,9 @@ void		 reg_workers_send(const char *, size_t, int64_t now,
 /* A comment to every stream silent for a keep-alive period. */
 void		 reg_keepalive(int64_t now);
 size_t		 reg_close_all(void);	/* streams closed */
+/* End (cleanly) every stream for which keep() says 0; how many. */
+size_t		 reg_drop_unless(int (*keep)(const struct sse_stream *, void *),
+		    void *arg);
 
 /* tail.c */
 int		 tail_poll(struct db *, int64_t now);	/* 0, or -1 (db) */
@@ -79,5 +83,9 @@ void		 attach(struct db *, struct sse_stream *);
 
 /* positions.c: every course with an event since its last count. */
 void		 positions(struct db *);
+
+/* recheck.c: end the streams whose token was revoked; how often. */
+void		 recheck(struct db *);
+int64_t		 recheck_period_ms(void);
 
 #endif

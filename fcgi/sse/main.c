@@ -7,9 +7,16 @@
  * (hub.c).  Signals are blocked in every thread and taken here with
  * sigwait: libfcgi only sets a flag on SIGTERM, which a threaded process
  * never looks at, so without this it would not stop.
+ *
+ * Stopping closes every stream, then every database connection (the
+ * publisher's, each acceptor's, the sweeper's), so MariaDB sees each
+ * one end instead of an "Aborted connection": the acceptors are woken
+ * from accept() by shutting the listening socket down, which nginx
+ * sees as a refused connection, as it would any stopped upstream.
  */
 #define _GNU_SOURCE	/* pthread_timedjoin_np */
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -19,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fastcgi.h>
 #include <fcgiapp.h>
 #include <mysql.h>
 
@@ -47,19 +55,33 @@ raise_nofile(void)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-/* The publisher gets this long to close every stream cleanly. */
+/* The publisher gets this long to close every stream cleanly; then the
+ * acceptors (ending the request in hand) and the sweeper (ending its
+ * pass) get STOP_THREADS_MS together. */
 #define STOP_WAIT_MS	800
+#define STOP_THREADS_MS	3000
+#define ACCEPTORS_MAX	64
+
+static void
+deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	ts->tv_sec += ms / 1000 + ts->tv_nsec / 1000000000L;
+	ts->tv_nsec %= 1000000000L;
+}
 
 int
 main(void)
 {
-	pthread_t	 pub, t;
+	pthread_t	 pub, sweeper, acc[ACCEPTORS_MAX];
 	struct timespec	 ts;
 	sigset_t	 set;
-	int		 i, sig;
+	int		 i, sig, left = 0;
 
 	log_init("broadway-sse");
-	sse_conf.acceptors = (int)env_int64("BROADWAY_SSE_ACCEPTORS", 8, 1, 64);
+	sse_conf.acceptors = (int)env_int64("BROADWAY_SSE_ACCEPTORS", 8, 1,
+	    ACCEPTORS_MAX);
 	sse_conf.poll_ms = (int)env_int64("BROADWAY_SSE_POLL_MS", 25, 1, 1000);
 	sse_conf.keepalive_ms = (int)env_int64("BROADWAY_SSE_KEEPALIVE_MS", 15000,
 	    100, 3600 * 1000);
@@ -86,14 +108,11 @@ main(void)
 
 	if (pthread_create(&pub, NULL, hub_main, NULL) != 0)
 		fatalx("cannot start the publisher");
-	if (pthread_create(&t, NULL, sweep_main, NULL) != 0)
+	if (pthread_create(&sweeper, NULL, sweep_main, NULL) != 0)
 		fatalx("cannot start the sweeper");
-	pthread_detach(t);
-	for (i = 0; i < sse_conf.acceptors; i++) {
-		if (pthread_create(&t, NULL, acceptor_main, NULL) != 0)
+	for (i = 0; i < sse_conf.acceptors; i++)
+		if (pthread_create(&acc[i], NULL, acceptor_main, NULL) != 0)
 			fatalx("cannot start acceptor %d", i);
-		pthread_detach(t);
-	}
 	log_info("started: %d acceptors, poll %d ms, keep-alive %d ms",
 	    sse_conf.acceptors, sse_conf.poll_ms, sse_conf.keepalive_ms);
 
@@ -106,13 +125,21 @@ main(void)
 	}
 	log_info("signal %d: closing streams", sig);
 	hub_stop();
-	/* Acceptors sit in accept(); the process exit ends them. */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += STOP_WAIT_MS * 1000000L;
-	ts.tv_sec += ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
+	deadline_in(&ts, STOP_WAIT_MS);
 	if (pthread_timedjoin_np(pub, NULL, &ts) != 0)
 		log_warnx("publisher still busy; exiting anyway");
+	/* accept() in every acceptor now fails (EINVAL); each sees the hub
+	 * stopping and closes its connection. */
+	if (shutdown(FCGI_LISTENSOCK_FILENO, SHUT_RDWR) == -1)
+		log_warn("shutdown of the listening socket");
+	deadline_in(&ts, STOP_THREADS_MS);
+	for (i = 0; i < sse_conf.acceptors; i++)
+		if (pthread_timedjoin_np(acc[i], NULL, &ts) != 0)
+			left++;
+	if (pthread_timedjoin_np(sweeper, NULL, &ts) != 0)
+		left++;
+	if (left > 0)
+		log_warnx("%d threads still busy; exiting anyway", left);
 	log_info("stopped");
 	fflush(stderr);
 	_exit(0);

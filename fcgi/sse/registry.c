@@ -254,6 +254,40 @@ reg_keepalive(int64_t now)
 		}
 }
 
+static size_t
+list_drop_unless(struct sse_stream *list,
+    int (*keep)(const struct sse_stream *, void *), void *arg)
+{
+	struct sse_stream	*s, *next;
+	size_t			 n = 0;
+
+	for (s = list; s != NULL; s = next) {
+		next = s->next;
+		if (!keep(s, arg)) {
+			reg_stream_drop(s, 1);
+			n++;
+		}
+	}
+	return n;
+}
+
+size_t
+reg_drop_unless(int (*keep)(const struct sse_stream *, void *), void *arg)
+{
+	struct sse_course	*c;
+	struct sse_job		*j, *jnext;
+	size_t			 n;
+
+	n = list_drop_unless(reg.workers, keep, arg);
+	for (c = reg.courses; c != NULL; c = c->next)
+		for (j = c->jobs; j != NULL; j = jnext) {
+			jnext = j->cnext;
+			n += list_drop_unless(j->streams, keep, arg);
+			reg_job_gc(j);
+		}
+	return n;
+}
+
 size_t
 reg_close_all(void)
 {

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "util.h"
 
 struct db;
@@ -40,6 +41,14 @@ extern struct sse_conf sse_conf;
 
 struct sse_job;
 
+/* Who opened a stream: its token is checked again while it is open
+ * (recheck.c), so a revoked token does not keep it. */
+struct sse_auth {
+	unsigned char	 digest[DIGEST_LEN];
+	char		 scope[ID_MAX + 1];	/* the course, or the worker id */
+	int		 need;			/* enum auth_need */
+};
+
 /* One stream: the FastCGI connection, detached from libfcgi. */
 struct sse_stream {
 	int		 fd;
@@ -51,6 +60,7 @@ struct sse_stream {
 	int64_t		 last_pos;	/* last position sent, or -1 */
 	int64_t		 last_write_ms;
 	struct sse_job	*job;		/* NULL for a worker stream */
+	struct sse_auth	 auth;
 	struct sse_stream *next, *prev;	/* the job's streams, the workers',
 					 * or pending */
 	char		 reqid[40];

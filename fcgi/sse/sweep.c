@@ -19,15 +19,22 @@ void *
 sweep_main(void *arg)
 {
 	struct db	*db = NULL;
+	int		 i;
 
 	(void)arg;
 	mysql_thread_init();
-	for (;;) {
-		sleep(1);
+	while (!hub_stopping()) {
+		/* A second in steps, so a stop is seen within 100 ms. */
+		for (i = 0; i < 10 && !hub_stopping(); i++)
+			usleep(100000);
+		if (hub_stopping())
+			break;
 		if (db == NULL && (db = db_open_env()) == NULL)
 			continue;
 		engine_sweep(db);
 	}
-	/* NOTREACHED: the process exits from main. */
+	/* Stopping: the connection is closed, not dropped (main.c). */
+	db_close(db);
+	mysql_thread_end();
 	return NULL;
 }

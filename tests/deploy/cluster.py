@@ -305,7 +305,8 @@ def admin(ctx, *args):
 
 
 def t_tokens(ctx):
-    """A course, its admin token, one cluster token per lab machine."""
+    """A course, its admin token, one cluster token per lab machine,
+    bound to its worker id (as the doc says)."""
     admin(ctx, "course-add", "cs101")
     ctx["admin"] = admin(ctx, "token-add", "admin", "cs101",
                          "--label", "instructors").strip()
@@ -313,7 +314,8 @@ def t_tokens(ctx):
     for lab in LABS:
         d = "%s/%s" % (ctx["top"], lab)
         os.makedirs(d, mode=0o700, exist_ok=True)
-        tok = admin(ctx, "token-add", "cluster", "--label", lab).strip()
+        tok = admin(ctx, "token-add", "cluster", "--worker", lab,
+                    "--label", lab).strip()
         assert re.fullmatch(r"[0-9a-f]{64}", tok), tok
         fd = os.open(d + "/cluster.token", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, (tok + "\n").encode())
@@ -321,7 +323,8 @@ def t_tokens(ctx):
         ctx["labs"][lab] = {"dir": d, "token": tok}
     listed = admin(ctx, "token-list")
     for lab in LABS:
-        assert re.search(r"\tcluster\t-\t.*\t%s$" % lab, listed, re.M), listed
+        assert re.search(r"\tcluster\t-\t%s\t.*\t%s$" % (lab, lab), listed,
+                         re.M), listed
     st, _ = call(ctx, "GET", "/worker/cs101/all", token=ctx["admin"])
     assert st == 200, st
 

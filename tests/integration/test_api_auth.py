@@ -82,11 +82,24 @@ def t_matrix(env):
                 check(lbl + " query token", req(m, p, body, "Bearer " + A.query), 200)
             if not is_run_post:
                 check(lbl + " admin token", req(m, p, body, "Bearer " + A.admin), 200)
-            # unknown course, with a token that is valid somewhere
+            # An unknown course answers as a known one the token does not
+            # open: 401, whatever the token (no way to tell which courses
+            # exist).  README, "Contract decisions".
             up = p.replace("/%s/" % A.id, "/nosuchcourse-%s/" % lib.unique("x"), 1)
             if up.endswith("/" + A.id):
                 up = up[:-len(A.id)] + "nosuchcourse-" + lib.unique("x")
-            check(lbl + " unknown course", req(m, up, body, "Bearer " + A.admin), 404)
+            bp = p.replace("/%s/" % A.id, "/%s/" % B.id, 1)
+            for tname, tok in (("garbage", "nosuchtoken0123"),
+                               ("other course's", A.admin),
+                               ("other course's query", A.query),
+                               ("cluster", env.cluster)):
+                ru = req(m, up, body, "Bearer " + tok)
+                check(lbl + " unknown course, %s token" % tname, ru, 401)
+                rb = req(m, bp, body, "Bearer " + tok)
+                check(lbl + " known course, %s token" % tname, rb, 401)
+                if ru[2] != rb[2]:
+                    problems.append("%s %s token: unknown course %r, known"
+                                    " course %r" % (lbl, tname, ru[2], rb[2]))
         # course B's own token on course B's paths with course A's ids
         for m, p, body, need in endpoints(B.id, asg, run, job, qjob):
             if p.startswith("/grading_config/") or p.startswith("/grading_run/") \
@@ -144,6 +157,64 @@ def t_revoked_token(env):
     fail(call("GET", "/queue/%s/length" % c.id, tok), 401)
     ok(call("GET", "/queue/%s/length" % c.id, c.admin))
     assert tok not in lib.admin("token-list", c.id), "token-list shows the token itself"
+
+
+def t_worker_bound_token(env):
+    """token-add cluster --worker ID: the token acts as that worker id
+    only (403 for another id on every worker route and the nudge
+    stream); the same token added for a second id opens both; a plain
+    cluster token still acts as any id."""
+    import test_nudge
+    w1, w2, w3 = lib.unique("wb"), lib.unique("wb"), lib.unique("wb")
+    tok = lib.new_token()
+    lib.admin("token-add", "cluster", "--worker", w1, "--token", tok,
+              "--label", "bound-" + w1)
+    listed = [ln.split("\t") for ln in lib.admin("token-list").splitlines()]
+    eq(listed[0][:4], ["ID", "KIND", "COURSE", "WORKER"], "token-list header")
+    row = [r for r in listed if r[-1] == "bound-" + w1]
+    assert len(row) == 1 and row[0][1:4] == ["cluster", "-", w1], row
+    course, _, run = lib.new_run(students=1)
+    mine = lib.FakeWorker(w1, token=tok)
+    mine.register()
+    j = mine.claim_for(run)
+    problems = []
+
+    def refused(label, r, status=403):
+        try:
+            fail(r, status)
+        except AssertionError as e:
+            problems.append("%s: %s" % (label, e))
+    # w2 with w1's token: every verb, including a result for w1's lease
+    thief = lib.FakeWorker(w2, token=tok, heartbeat=False)
+    refused("register as another id", thief.post(
+        "register", {"hostname": "h", "slots": 1}), 403)
+    refused("heartbeat as another id", thief.heartbeat())
+    refused("claim as another id", thief.claim())
+    refused("result as another id", thief.result(j, True))
+    s = test_nudge.WorkStream(w2, token=tok)
+    if s.status != 403:
+        problems.append("nudge stream as another id: %d" % s.status)
+    s.conn.close()
+    s = test_nudge.WorkStream(w1, token=tok)
+    if s.status != 200:
+        problems.append("own nudge stream: %d" % s.status)
+    s.conn.close()
+    # the job is still w1's, and w1 finishes it
+    mine.finish(j, True)
+    eq(lib.run_status(course, run)["student_jobs"][j.id], "SUCCEEDED",
+       "the job w1 finished")
+    # a second binding of the same token
+    lib.admin("token-add", "cluster", "--worker", w3, "--token", tok)
+    ok(lib.FakeWorker(w3, token=tok, heartbeat=False).post(
+        "register", {"hostname": "h3", "slots": 1}))
+    refused("register as a third id", lib.FakeWorker(
+        lib.unique("wb"), token=tok, heartbeat=False).post(
+        "register", {"hostname": "h", "slots": 1}))
+    # a plain cluster token: any id (less safe, documented)
+    ok(lib.FakeWorker(w2, heartbeat=False).post(
+        "register", {"hostname": "h2", "slots": 1}))
+    mine.stop()
+    assert not problems, "\n  ".join(problems)
 
 
 def t_tokens_not_stored_in_clear(env):
@@ -213,6 +284,7 @@ def tests(env):
         ("token_endpoint_course_matrix", t_matrix),
         ("shared_and_multiple_tokens", t_shared_token),
         ("revoked_token_401", t_revoked_token),
+        ("cluster_token_bound_to_worker", t_worker_bound_token),
         ("tokens_not_stored_in_clear", t_tokens_not_stored_in_clear),
         ("options_204_without_auth", t_options),
         ("cors_header_on_success_and_errors", t_cors_on_everything),

@@ -45,6 +45,37 @@ def t_unknown_routes(env):
     assert not problems, "\n  ".join(problems)
 
 
+def t_decoded_once(env):
+    """nginx percent-decodes the path once and the API takes it as it
+    is: %2541 reaches the API as the five characters %41 (not a valid
+    id: 400), never as "A".  Once-encoded characters still work."""
+    prefix = lib.unique("pd")
+    cid = prefix + "A"
+    lib.admin("course-add", cid)
+    tok = lib.new_token()
+    lib.admin("token-add", "admin", cid, "--token", tok)
+    lib.admin("token-add", "query", cid, "--token", tok + "q")
+    ok(call("GET", "/queue/%s/length" % cid, tok))
+    ok(call("GET", "/queue/%s%%41/length" % prefix, tok))
+    problems = []
+    for enc in ("%2541", "%252541", "%25%34%31"):
+        p = "/queue/%s%s/length" % (prefix, enc)
+        r = call("GET", p, tok)
+        try:
+            fail(r, 400, "invalid id")
+        except AssertionError as e:
+            problems.append("%s: %s" % (p, e))
+    # the same for a job stream (broadway-sse parses paths the same way)
+    c = lib.Course(cid, tok, tok + "q")
+    _, _, run = lib.new_run(course=c)
+    job = list(lib.run_status(c, run)["student_jobs"])[0]
+    r = call("GET", "/stream/%s%%2541/%s" % (prefix, job), c.query, timeout=5)
+    if r[0] != 404:
+        problems.append("stream with %%2541: %r" % (r,))
+    lib.drain()
+    assert not problems, "\n  ".join(problems)
+
+
 def raw_request(method, path, headers, body=b""):
     """Send a request whose Content-Length may lie; return (status, body)."""
     ctx = lib.ssl_context()
@@ -219,6 +250,7 @@ def t_keepalive_many(env):
 
 def tests(env):
     return [
+        ("path_percent_decoded_once", t_decoded_once),
         ("unknown_routes_json_404", t_unknown_routes),
         ("body_over_limit_413_nginx", t_413_nginx),
         ("body_over_limit_413_nginx_full_body", t_413_nginx_real_body),

@@ -235,7 +235,8 @@ def t_errors(env):
     fail(get(b.id, job_b, None), 401)
     fail(get(b.id, job_b, "x" + b.admin), 401)
     fail(get(b.id, job_b, None, headers={"Authorization": "Token " + b.admin}), 401)
-    fail(get("no-such-course-" + secrets.token_hex(4), job_b, b.admin), 404)
+    # An unknown course answers like a known one the token does not open.
+    fail(get("no-such-course-" + secrets.token_hex(4), job_b, b.admin), 401)
     fail(get(b.id, "bad%20id", b.admin), 404)
     r = call("POST", "/stream/%s/%s" % (b.id, job_b), b.admin, body={})
     fail(r, 405)
@@ -247,6 +248,64 @@ def t_errors(env):
     s.expect("position", 0)
     s.close()
     lib.drain()
+
+
+def token_id(label):
+    """The id token-list shows for the token with this label."""
+    for ln in lib.admin("token-list").splitlines():
+        f = ln.split("\t")
+        if f[-1] == label:
+            return f[0]
+    raise AssertionError("no token labelled %s" % label)
+
+
+def t_revoked_token_ends_streams(env):
+    """A revoked token does not keep its open streams: job streams and
+    worker nudge streams opened with it end within the auth cache time
+    (1 s; allow 3 s), and reconnecting gets 401.  Streams of other
+    tokens, also of the same course, go on."""
+    import test_nudge
+    course, _, run = lib.new_run(students=1)
+    job = lib.job_ids(lib.run_status(course, run))[1][0]
+    lq, lc = lib.unique("rq"), lib.unique("rc")
+    q2, ct = lib.new_token(), lib.new_token()
+    lib.admin("token-add", "query", course.id, "--token", q2, "--label", lq)
+    lib.admin("token-add", "cluster", "--token", ct, "--label", lc)
+    doomed = Stream(course.id, job, q2, timeout=10)
+    kept = Stream(course.id, job, course.query, timeout=10)
+    wdoomed = test_nudge.open_ready(token=ct)
+    wkept = test_nudge.open_ready()
+    try:
+        doomed.expect("position", 0)
+        kept.expect("position", 0)
+        lib.admin("token-revoke", token_id(lq))
+        lib.admin("token-revoke", token_id(lc))
+        t0 = time.time()
+        doomed.expect_end()
+        ev = wdoomed.q.get(timeout=3)
+        took = time.time() - t0
+        eq(ev[0], "end", "the revoked worker stream: %r" % (ev,))
+        assert took < 3.0, "streams ended after %.1fs" % took
+        s = Stream(course.id, job, q2)
+        fail(lib.Resp(s.status, s.headers, s.body_json(), b"", []), 401)
+        s.close()
+        r = test_nudge.WorkStream(token=ct)
+        eq(r.status, 401, "nudge stream with the revoked token")
+        r.close()
+        # the others are still open and still told things
+        assert wkept.q.empty() or all(e[0] == "work" for e in list(wkept.q.queue)), \
+            "the other worker stream ended: %r" % list(wkept.q.queue)
+        w = FakeWorker()
+        w.register()
+        j = w.claim_for(run)
+        kept.expect("state", "STARTED")
+        w.finish(j, True)
+        kept.expect("state", "FINISHED")
+        kept.expect_end()
+        w.stop()
+    finally:
+        for x in (doomed, kept, wdoomed, wkept):
+            x.close()
 
 
 def t_resume_after_restart(env):
@@ -411,6 +470,7 @@ def tests(env):
         ("original_stream", t_original_stream),
         ("snapshot", t_snapshot),
         ("errors", t_errors),
+        ("revoked_token_ends_streams", t_revoked_token_ends_streams),
         ("resume_after_restart", t_resume_after_restart),
         ("client_gone", t_client_gone),
         ("sigterm", t_sigterm),
