@@ -97,6 +97,18 @@ auth_cache_put(const unsigned char *digest, int need, const char *scope)
 	pthread_mutex_unlock(&auth_cache_mu);
 }
 
+void
+auth_forget(const unsigned char digest[DIGEST_LEN])
+{
+	size_t	 i;
+
+	pthread_mutex_lock(&auth_cache_mu);
+	for (i = 0; i < AUTH_CACHE_SLOTS; i++)
+		if (CRYPTO_memcmp(auth_cache[i].digest, digest, DIGEST_LEN) == 0)
+			auth_cache[i].until_ms = 0;
+	pthread_mutex_unlock(&auth_cache_mu);
+}
+
 enum auth_stmt {
 	AUTH_STMT_GRANTS,
 	AUTH_STMT__MAX

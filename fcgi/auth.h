@@ -49,6 +49,9 @@ int	 auth_check(struct db *, const char *header, const char *scope,
 	    enum auth_need need, unsigned char *digest, char *err,
 	    size_t errlen);
 
+/* Forget every cached acceptance of this digest (a token found revoked). */
+void	 auth_forget(const unsigned char digest[DIGEST_LEN]);
+
 /* How long an accepted token is believed without asking the database
  * (BROADWAY_AUTH_CACHE_MS, default 1000, 0 = always ask). */
 int64_t	 auth_ttl_ms(void);

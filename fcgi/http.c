@@ -187,3 +187,9 @@ http_send_empty(struct req *r, int status)
 {
 	http_headers(r, status, NULL);
 }
+
+void
+http_send_head(struct req *r, int status, const char *ctype)
+{
+	http_headers(r, status, ctype);
+}

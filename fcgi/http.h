@@ -44,6 +44,9 @@ void	 http_send_fail(struct req *, int status, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 /* A status with no body (204, OPTIONS). */
 void	 http_send_empty(struct req *, int status);
+/* The headers of an answer whose body the caller writes itself to
+ * r->fx->out (an answer too large to build in memory). */
+void	 http_send_head(struct req *, int status, const char *ctype);
 
 const char *http_reason(int status);
 

@@ -7,8 +7,6 @@
 #include "util.h"
 
 enum status_stmt {
-	ST_RUN_ENV,
-	ST_RUN_JOB_ENVS,
 	ST_JOB,
 	ST_JOB_LOG,
 	ST_WORKERS,
@@ -19,10 +17,6 @@ enum status_stmt {
 };
 
 static const char *const status_sql[ST__MAX] = {
-	/* ST_RUN_ENV */
-	"SELECT id, config FROM grading_run WHERE public_id = ? AND course_id = ?",
-	/* ST_RUN_JOB_ENVS */
-	"SELECT public_id, kind, run_env FROM grading_job WHERE run_id = ? ORDER BY id",
 	/* ST_JOB */
 	"SELECT id, state FROM grading_job WHERE public_id = ? AND course_id = ?",
 	/* ST_JOB_LOG */
@@ -58,26 +52,6 @@ static const struct db_col status_cols[] = {
 	DB_STR(struct status_row, job_pid),
 	DB_INT(struct status_row, job_kind),
 	DB_INT(struct status_row, job_state),
-};
-
-struct run_env_row {		/* ST_RUN_ENV */
-	int64_t		 id;
-	json_t		*config;
-};
-
-static const struct db_col run_env_cols[] = {
-	DB_INT(struct run_env_row, id), DB_JSON(struct run_env_row, config),
-};
-
-struct job_env_row {		/* ST_RUN_JOB_ENVS */
-	char		 pid[PUBLIC_ID_LEN + 1];
-	int		 kind;
-	json_t		*run_env;
-};
-
-static const struct db_col job_env_cols[] = {
-	DB_STR(struct job_env_row, pid), DB_INT(struct job_env_row, kind),
-	DB_JSON(struct job_env_row, run_env),
 };
 
 struct job_row {		/* ST_JOB */
@@ -184,86 +158,6 @@ h_run_status(struct call *c)
 	http_send_data(c->r, 200, json_pack("{s:s, s:o, s:o, s:o}", "state",
 	    run_state_name(state), "pre_processing_job", pre,
 	    "post_processing_job", post, "student_jobs", students));
-}
-
-/* {VAR: [distinct values over the job's stages]} */
-static json_t *
-env_union(const json_t *config, int kind, const json_t *run_env,
-    const char *run_pid, const char *job_pid)
-{
-	json_t		*stages, *st, *out, *list, *v, *have;
-	const char	*k;
-	size_t		 i, j;
-	int		 dup;
-
-	if ((stages = env_job_stages(config, kind, run_env, run_pid, job_pid)) == NULL)
-		return json_object();
-	out = json_object();
-	json_array_foreach(stages, i, st) {
-		json_object_foreach(json_object_get(st, "env"), k, v) {
-			if ((list = json_object_get(out, k)) == NULL) {
-				list = json_array();
-				json_object_set_new(out, k, list);
-			}
-			dup = 0;
-			json_array_foreach(list, j, have)
-				if (json_equal(have, v))
-					dup = 1;
-			if (!dup)
-				json_array_append(list, v);
-		}
-	}
-	json_decref(stages);
-	return out;
-}
-
-void
-h_run_env(struct call *c)
-{
-	struct db_res		*res;
-	struct run_env_row	 run = { 0, NULL };
-	struct job_env_row	 job;
-	json_t			*students, *pre = json_null(), *post = json_null();
-	json_t			*one, *out;
-	int			 rc;
-
-	rc = DB_QUERY_ROW(c->db, status_sql[ST_RUN_ENV], run_env_cols, &run,
-	    "ss", c->id, c->course);
-	if (rc != 1 || run.config == NULL) {
-		http_send_fail(c->r, rc == 0 ? 404 : 500, "grading run not found");
-		json_decref(run.config);
-		return;
-	}
-	if ((res = db_query(c->db, status_sql[ST_RUN_JOB_ENVS], "i",
-	    run.id)) == NULL) {
-		json_decref(run.config);
-		http_send_fail(c->r, 500, "could not read the jobs");
-		return;
-	}
-	students = json_object();
-	while (DB_ROW(res, job_env_cols, &job) == 1) {
-		one = env_union(run.config, job.kind, job.run_env, c->id, job.pid);
-		json_decref(job.run_env);
-		if (job.kind == JOB_KIND_STUDENT) {
-			json_object_set_new(students, job.pid, one);
-			continue;
-		}
-		if (job.kind == JOB_KIND_PRE) {
-			json_decref(pre);
-			pre = json_pack("{s:o}", job.pid, one);
-		} else {
-			json_decref(post);
-			post = json_pack("{s:o}", job.pid, one);
-		}
-	}
-	db_res_free(res);
-	json_decref(run.config);
-	/* The wiki names the post key "post_processing_job"; the original
-	 * code used "post_processing_env".  Both are sent. */
-	out = json_pack("{s:o, s:O, s:o, s:o}", "pre_processing_env", pre,
-	    "post_processing_env", post, "post_processing_job", post,
-	    "student_jobs", students);
-	http_send_data(c->r, 200, out);
 }
 
 void

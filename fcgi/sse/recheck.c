@@ -100,9 +100,8 @@ live_load(struct db *db, struct live_set *ls)
 
 /* 1 if the stream's token still opens what it opened. */
 static int
-still_allowed(const struct sse_stream *s, void *arg)
+allowed(const struct sse_stream *s, const struct live_set *ls)
 {
-	const struct live_set	*ls = arg;
 	struct auth_grant	 g[16];
 	char			 err[128];
 	size_t			 lo = 0, hi = ls->n, mid, n = 0;
@@ -126,6 +125,18 @@ still_allowed(const struct sse_stream *s, void *arg)
 	}
 	return n > 0 && auth_decide(g, n, s->auth.need, s->auth.scope, err,
 	    sizeof(err)) == 0;
+}
+
+/* allowed(), and a stream that is not takes its token out of this
+ * process's auth cache: reconnecting is refused at once, not only once
+ * the cached acceptance runs out. */
+static int
+still_allowed(const struct sse_stream *s, void *arg)
+{
+	if (allowed(s, arg))
+		return 1;
+	auth_forget(s->auth.digest);
+	return 0;
 }
 
 int64_t

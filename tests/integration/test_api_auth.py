@@ -194,11 +194,11 @@ def t_worker_bound_token(env):
     s = test_nudge.WorkStream(w2, token=tok)
     if s.status != 403:
         problems.append("nudge stream as another id: %d" % s.status)
-    s.conn.close()
+    s.close()
     s = test_nudge.WorkStream(w1, token=tok)
     if s.status != 200:
         problems.append("own nudge stream: %d" % s.status)
-    s.conn.close()
+    s.close()
     # the job is still w1's, and w1 finishes it
     mine.finish(j, True)
     eq(lib.run_status(course, run)["student_jobs"][j.id], "SUCCEEDED",

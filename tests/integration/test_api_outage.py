@@ -65,13 +65,13 @@ def t_db_down_503(env):
             for what, m, p, tok, body in reqs:
                 unavailable(call(m, p, tok, body=body), what, problems)
         s = test_sse.Stream(course.id, job, course.query, timeout=10)
-        unavailable(lib.Resp(s.status, s.headers, s.body_json(), b"", []),
+        unavailable(lib.Resp(s.status, s.headers, s.body_json()),
                     "job stream", problems)
         s.close()
         s = test_nudge.WorkStream(w.id, timeout=10)
-        unavailable(lib.Resp(s.status, s.headers, json.loads(s.resp.read()),
-                             b"", []), "nudge stream", problems)
-        s.conn.close()
+        unavailable(lib.Resp(s.status, s.headers, json.loads(s.stream.body())),
+                    "nudge stream", problems)
+        s.close()
     finally:
         lib.stack("restart-db")
     # back: the same requests succeed, nothing lost
@@ -93,14 +93,14 @@ def t_down_closes_connections(env):
     script = os.path.join(env.root, "scripts", "stack.sh")
     e = {k: v for k, v in os.environ.items() if not k.startswith("BROADWAY_")}
     e["BUILD"] = env.get("BROADWAY_BUILD", os.path.join(env.root, "build"))
-    old = lib.ENV
+    old = lib.ENV, lib.CLIENT
     up = False
     try:
         p = subprocess.run([script, "up", d], env=e, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, timeout=300)
         assert p.returncode == 0, "stack.sh up: %s" % p.stdout[-2000:]
         up = True
-        lib.ENV = lib.load_env(d)
+        lib.init(d)             # lib.call() now talks to this stack
         c = lib.Course("demo", lib.ENV["BROADWAY_DEMO_ADMIN_TOKEN"],
                        lib.ENV["BROADWAY_DEMO_QUERY_TOKEN"])
         _, _, run = lib.new_run(course=c)
@@ -123,8 +123,9 @@ def t_down_closes_connections(env):
         assert not aborted, "%d aborted connections:\n  %s" % (
             len(aborted), "\n  ".join(aborted[:10]))
     finally:
-        lib.drop_connection()
-        lib.ENV = old
+        if lib.CLIENT is not old[1]:
+            lib.drop_connection()
+        lib.ENV, lib.CLIENT = old
         if up:
             subprocess.run([script, "down", d], env=e, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, timeout=300)
