@@ -38,6 +38,14 @@ def mem_kb(pid, key):
     raise AssertionError("no %s for pid %d" % (key, pid))
 
 
+def sanitized(pid):
+    """An ASan/TSan build: freed memory sits in the sanitizer's quarantine
+    (256 MB by default) instead of being reused, so RSS says nothing
+    about what the handler holds; the plain build (make test) measures."""
+    with open("/proc/%d/maps" % pid) as f:
+        return any("libasan" in ln or "libtsan" in ln for ln in f)
+
+
 def t_big_run_env_streamed(env):
     big = {"BIG%d" % i: chr(ord("a") + i) * BIG_VALUE for i in range(BIG_VARS)}
     course = lib.new_course()
@@ -61,8 +69,9 @@ def t_big_run_env_streamed(env):
     size = len(r.raw)
     # A whole answer in memory costs more than its size; streamed, the
     # peak is the config and one job's env (~1 MB here).
-    assert growth < 16 * 1024, "peak RSS grew by %d kB for a %d kB answer" % (
-        growth, size // 1024)
+    if not sanitized(kids[0]):
+        assert growth < 16 * 1024, "peak RSS grew by %d kB for a %d kB" \
+            " answer" % (growth, size // 1024)
     assert size > STUDENTS * BIG_VARS * BIG_VALUE, "answer of %d bytes" % size
     st = lib.run_status(course, run)
     _, jobs, post = lib.job_ids(st)
