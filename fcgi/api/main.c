@@ -63,7 +63,7 @@ main(void)
 		fatalx("FCGX_Init failed");
 	if (FCGX_InitRequest(&fx, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		fatalx("FCGX_InitRequest failed");
-	while (!stopping && (rc = FCGX_Accept_r(&fx)) >= 0) {
+	while (!stopping && FCGX_Accept_r(&fx) >= 0) {
 		if (db == NULL)
 			db = db_open_env();
 		rc = http_req_init(&r, &fx);

@@ -88,7 +88,8 @@ live_load(struct db *db, struct live_set *ls)
 	db_res_free(r);
 	if (rc == -1)
 		return -1;
-	qsort(ls->t, ls->n, sizeof(*ls->t), live_cmp);
+	if (ls->n > 0)
+		qsort(ls->t, ls->n, sizeof(*ls->t), live_cmp);
 	/* Pointers into the entries only now that they no longer move. */
 	for (i = 0; i < ls->n; i++) {
 		t = &ls->t[i];

@@ -13,8 +13,8 @@ struct auth_case {
 	const char		*what;
 	const struct auth_grant	*g;
 	size_t			 n;
-	enum auth_need		 need;
 	const char		*scope;
+	enum auth_need		 need;
 	int			 want;
 };
 
@@ -30,26 +30,26 @@ static const struct auth_grant bound2[] = {
 };
 
 static const struct auth_case cases[] = {
-	{ "no rows, any course", NULL, 0, AUTH_VIEW, "a", 401 },
-	{ "no rows, worker", NULL, 0, AUTH_CLUSTER, "w1", 401 },
-	{ "admin on its course", admin_a, 1, AUTH_ADMIN, "a", 0 },
-	{ "admin views its course", admin_a, 1, AUTH_VIEW, "a", 0 },
-	{ "admin on another course", admin_a, 1, AUTH_ADMIN, "b", 401 },
-	{ "admin on an unknown course", admin_a, 1, AUTH_VIEW, "zz", 401 },
-	{ "query views", query_a, 1, AUTH_VIEW, "a", 0 },
-	{ "query on admin route", query_a, 1, AUTH_ADMIN, "a", 403 },
-	{ "query elsewhere", query_a, 1, AUTH_ADMIN, "b", 401 },
-	{ "course token on worker route", admin_a, 1, AUTH_CLUSTER, "w1", 403 },
-	{ "shared: admin of b", shared, NG(shared), AUTH_ADMIN, "b", 0 },
-	{ "shared: query of a", shared, NG(shared), AUTH_ADMIN, "a", 403 },
-	{ "shared: neither", shared, NG(shared), AUTH_VIEW, "c", 401 },
-	{ "cluster on course route", plain, 1, AUTH_VIEW, "a", 401 },
-	{ "plain cluster, any id", plain, 1, AUTH_CLUSTER, "anyone", 0 },
-	{ "bound, own id", bound, 1, AUTH_CLUSTER, "w1", 0 },
-	{ "bound, other id", bound, 1, AUTH_CLUSTER, "w2", 403 },
-	{ "bound twice, second id", bound2, NG(bound2), AUTH_CLUSTER, "w2", 0 },
-	{ "bound twice, third id", bound2, NG(bound2), AUTH_CLUSTER, "w3", 403 },
-	{ "no scope", admin_a, 1, AUTH_ADMIN, NULL, 401 },
+	{ "no rows, any course", NULL, 0, "a", AUTH_VIEW, 401 },
+	{ "no rows, worker", NULL, 0, "w1", AUTH_CLUSTER, 401 },
+	{ "admin on its course", admin_a, 1, "a", AUTH_ADMIN, 0 },
+	{ "admin views its course", admin_a, 1, "a", AUTH_VIEW, 0 },
+	{ "admin on another course", admin_a, 1, "b", AUTH_ADMIN, 401 },
+	{ "admin on an unknown course", admin_a, 1, "zz", AUTH_VIEW, 401 },
+	{ "query views", query_a, 1, "a", AUTH_VIEW, 0 },
+	{ "query on admin route", query_a, 1, "a", AUTH_ADMIN, 403 },
+	{ "query elsewhere", query_a, 1, "b", AUTH_ADMIN, 401 },
+	{ "course token on worker route", admin_a, 1, "w1", AUTH_CLUSTER, 403 },
+	{ "shared: admin of b", shared, NG(shared), "b", AUTH_ADMIN, 0 },
+	{ "shared: query of a", shared, NG(shared), "a", AUTH_ADMIN, 403 },
+	{ "shared: neither", shared, NG(shared), "c", AUTH_VIEW, 401 },
+	{ "cluster on course route", plain, 1, "a", AUTH_VIEW, 401 },
+	{ "plain cluster, any id", plain, 1, "anyone", AUTH_CLUSTER, 0 },
+	{ "bound, own id", bound, 1, "w1", AUTH_CLUSTER, 0 },
+	{ "bound, other id", bound, 1, "w2", AUTH_CLUSTER, 403 },
+	{ "bound twice, second id", bound2, NG(bound2), "w2", AUTH_CLUSTER, 0 },
+	{ "bound twice, third id", bound2, NG(bound2), "w3", AUTH_CLUSTER, 403 },
+	{ "no scope", admin_a, 1, NULL, AUTH_ADMIN, 401 },
 };
 
 int
