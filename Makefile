@@ -52,7 +52,7 @@ BINS	+= $(BUILD)/broadway-worker
 endif
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 WORKER_UNIT_BINS = $(filter $(BUILD)/tests/test_worker_%,$(UNIT_BINS))
-BENCH_BINS = $(BUILD)/bench-floor $(BUILD)/bench-dispatch
+BENCH_BINS = $(BUILD)/bench-floor $(BUILD)/bench-dispatch $(BUILD)/bench-load
 
 .PHONY: libs-present all deps test test-worker unit integration up down bench demo clean lint
 all: $(BINS) $(UNIT_BINS)
@@ -76,7 +76,9 @@ $(BUILD)/broadway-worker: $(call obj,$(WORKER_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench-floor: $(call obj,tests/bench/floor_fcgi.c $(FCGI_LIB_SRC) $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/bench-dispatch: $(call obj,tests/bench/dispatch_bench.c $(COMMON_SRC))
+$(BUILD)/bench-dispatch: $(call obj,tests/bench/dispatch_bench.c tests/bench/simworker.c $(COMMON_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench-load: $(call obj,$(wildcard tests/bench/load_*.c) tests/bench/simworker.c tests/bench/sse_streams.c $(COMMON_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # A unit test links the shared code and the worker without its main;
@@ -128,6 +130,9 @@ down:
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+ifeq ($(BENCH_LOAD_ASAN),1)
+	@$(MAKE) --no-print-directory SANITIZE=1 BUILD=build-san all build-san/bench-load
+endif
 	@BUILD=$(BUILD) scripts/bench.sh
 
 demo: deps

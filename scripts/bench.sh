@@ -4,14 +4,18 @@
 # whole set written to BENCHMARKS.md with the machine and the date.
 #
 # Environment: BUILD [build], BENCH_SECONDS [10] (each wrk run),
-# BENCH_ONLY (space-separated subset of: api dispatch sse worker),
-# BENCH_DISPATCH_JOBS [10000], BENCH_KEEP=1 keeps the stack directory.
+# BENCH_ONLY (space-separated subset of: api dispatch sse worker load),
+# BENCH_DISPATCH_JOBS [10000], BENCH_KEEP=1 keeps the stack directory,
+# LOAD_SECONDS [60] and the other LOAD_* of tests/bench/load_bench.sh,
+# BENCH_LOAD_ASAN=1 runs the combined load once more on a second stack
+# built with SANITIZE=1 (build-san/, `make BENCH_LOAD_ASAN=1 bench`
+# builds it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BUILD=${BUILD:-build}
 SECONDS_EACH=${BENCH_SECONDS:-10}
-ONLY=${BENCH_ONLY:-api dispatch sse worker}
+ONLY=${BENCH_ONLY:-api dispatch sse worker load}
 JOBS=${BENCH_DISPATCH_JOBS:-10000}
 DIR=$(mktemp -d /tmp/broadway-bench.XXXXXX)
 RES=$DIR/results.txt
@@ -110,6 +114,27 @@ fi
 if want worker && [ -x "$ROOT/tests/bench/worker_bench.sh" ]; then
 	note "worker: podman overhead and throughput"
 	"$ROOT/tests/bench/worker_bench.sh" "$DIR" "$RES"
+fi
+
+# Last: it leaves thousands of finished jobs behind.  Its failures are
+# counted into the report, not a reason to lose the other figures.
+if want load; then
+	note "combined load: ${LOAD_SECONDS:-60}s of workers, streams, polling and runs"
+	"$ROOT/tests/bench/load_bench.sh" "$DIR" "$RES" >&2 ||
+	    note "combined load: FAILURES (counts in BENCHMARKS.md)"
+	mp=$(cat "$DIR/run/api.pid")
+	# shellcheck disable=SC2046
+	rss_of load-fcgi $(pgrep -P "$mp") >>"$RES"
+	rss_of load-sse "$(cat "$DIR/run/sse.pid")" >>"$RES"
+fi
+
+if want load && [ "${BENCH_LOAD_ASAN:-0}" = 1 ]; then
+	note "combined load under ASan+UBSan, on a second stack (build-san)"
+	"$ROOT/scripts/stack.sh" down "$DIR" >/dev/null 2>&1 || true
+	BUILD=build-san BROADWAY_FCGI_CHILDREN=${BROADWAY_FCGI_CHILDREN:-4} \
+	    "$ROOT/tests/bench/load_bench.sh" "" "$DIR/asan.txt" >&2 ||
+	    note "combined load under ASan: FAILURES (counts in BENCHMARKS.md)"
+	sed 's/^/asan./' "$DIR/asan.txt" >>"$RES"
 fi
 
 echo "meta.load_after $(cut -d' ' -f1 /proc/loadavg)" >>"$RES"

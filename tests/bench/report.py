@@ -138,6 +138,12 @@ def main():
         row(k, vals[k], goal, met)
     w("")
 
+    load_section(vals, w, row, "")
+    asan = {k[len("asan."):]: v for k, v in vals.items() if k.startswith("asan.")}
+    if asan:
+        load_section(asan, w, row, " under ASan+UBSan (a second stack built "
+                     "with SANITIZE=1, load generator too)")
+
     w("## Memory under load")
     w("")
     w("| process | RSS now / peak |")
@@ -157,6 +163,94 @@ def main():
     w("```")
     with open(sys.argv[2], "w") as f:
         f.write("\n".join(out) + "\n")
+
+
+LOAD_KINDS = [("claim", "POST claim"), ("result", "POST result"),
+              ("heartbeat", "POST heartbeat"), ("status", "GET grading_run_status"),
+              ("position", "GET queue position"), ("length", "GET queue length"),
+              ("config", "POST grading_config"), ("run", "POST grading_run"),
+              ("stream", "job stream: open -> first event"),
+              ("event", "claim answered -> stream sees the job's end")]
+
+
+def load_section(vals, w, row, title):
+    """Issue 10: everything at once; failure counts next to throughput."""
+    w("## Combined load (issue 10)%s" % (
+        title or ": workers, streams, polling, a course starting runs, at once"))
+    w("")
+    if "load.jobs_per_s" not in vals:
+        w("not measured")
+        w("")
+        return
+    g = vals.get
+    w("%s simulated workers (nudge streams, heartbeats) on a backlog of %s "
+      "jobs in one course, topped up at half; %s job streams kept open on "
+      "its queued jobs plus one on every job of a second course that uploads "
+      "a config and starts a %s-student run (and a post-processing job) "
+      "every second; %s pollers (status, positions) every %s ms; %s s.  "
+      "The floor is the same workers draining %s jobs alone, just before."
+      % (g("load.workers"), g("load.backlog"), g("load.streams_target"),
+         g("load.run_students"), g("load.pollers"), g("load.poll_ms"),
+         g("load.seconds"), g("load.floor.jobs")))
+    w("")
+    w("| figure | measured | goal | |")
+    w("|---|---|---|---|")
+    row("workers alone (the floor)", "%s jobs/s, %s req/s" % (
+        g("load.floor.jobs_per_s"), g("load.floor.rps")), "the reference", None)
+    ratio = num(vals, "load.ratio_jobs")
+    row("claim + result under the load", "%s jobs/s (%s claims/s), %.0f %% of "
+        "the floor" % (g("load.jobs_per_s"), g("load.claims_per_s"),
+                       100 * (ratio or 0)), "reported", None)
+    rps, floor = num(vals, "load.rps"), num(vals, "api.floor.rps")
+    row("requests answered under the load (every kind)", "%.0f req/s%s" % (
+        rps, ", %.0f %% of the API floor (one PK SELECT, wrk)" % (100 * rps / floor)
+        if floor else ""), "reported", None)
+    row("job streams", "%s opened (%s on the backlog, %s on course B's runs); "
+        "%s..%s open during the load; first %s connected in %s s" % (
+            g("load.streams.opened"), g("load.streams.opened_a"),
+            g("load.streams.opened_b"), g("load.streams.open_min"),
+            g("load.streams.open_max"), g("load.streams_connected"),
+            g("load.streams_connect_s")), "", None)
+    row("runs started / not FINISHED at the end", "%s / %s (drained in %s s)" % (
+        g("load.runs"), g("load.runs.unfinished"), g("load.drain_s")), "all finish",
+        g("load.runs.unfinished") == "0" and g("load.drained") == "1")
+    fails = sorted(k for k in vals if k.startswith("load.fail."))
+    detail = ", ".join("%s %s" % (k[len("load.fail."):], vals[k]) for k in fails)
+    for key, what in [
+            ("load.failures.non2xx", "non-2xx answers"),
+            ("load.failures.socket", "socket errors"),
+            ("load.failures.nudge_drops", "nudge streams dropped"),
+            ("load.jobs.ended_twice", "jobs ended more than once (workers' view)"),
+            ("load.db.ended_twice", "jobs with two end events (database)"),
+            ("load.jobs.never_ended", "jobs never ended (workers' view)"),
+            ("load.db.not_ended", "jobs not ended (database)"),
+            ("load.db.infra_failures", "jobs failed as infrastructure"),
+            ("load.jobs.claimed_again", "jobs claimed again (a lease lost)"),
+            ("load.streams.missed_end", "streams that missed their job's end"),
+            ("load.streams.missed_started", "streams that missed STARTED"),
+            ("load.streams.still_open", "streams never ended"),
+            ("load.log.api", "warnings/errors in the API log"),
+            ("load.log.sse", "warnings/errors in the SSE log"),
+            ("load.log.error", "nginx error log lines")]:
+        v = g(key)
+        if v is None:
+            continue
+        extra = " (%s)" % detail if key == "load.failures.non2xx" and detail else ""
+        row(what, v + extra, "0", v == "0")
+    w("")
+    w("| request | alone: p50 / p99 / max | under the load: p50 / p99 / max | "
+      "count under the load |")
+    w("|---|---|---|---|")
+    for kind, what in LOAD_KINDS:
+        def lat(ph):
+            n = g("load.lat.%s.%s.n" % (kind, ph))
+            if n is None:
+                return ""
+            return "%s / %s / %s ms" % tuple(
+                g("load.lat.%s.%s.%s_ms" % (kind, ph, q)) for q in ("p50", "p99", "max"))
+        load_n = g("load.lat.%s.load.n" % kind, "0")
+        w("| %s | %s | %s | %s |" % (what, lat("floor"), lat("load"), load_n))
+    w("")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 /*
  * SSE benchmark client (issue 3): N concurrent event streams through
- * nginx, each on its own HTTPS/1.1 connection (libcurl multi + epoll,
- * one thread), and the commits that make the events, done here too so
+ * nginx, each on its own HTTPS/1.1 connection (sse_streams.c: libcurl
+ * multi + epoll, one thread), and the commits that make the events, done here too so
  * commit and receipt are stamped on one clock.
  *
  *   sse_bench JOBS_FILE N CLAIMS
@@ -26,10 +26,6 @@
  * SSE_BENCH_GAP_MS [200], SSE_BENCH_WAVE [250] (streams opened at a time).
  * Prints a report and "key value" lines (prefix sse_) on stdout.
  */
-#include <sys/epoll.h>
-#include <sys/resource.h>
-
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,18 +36,15 @@
 #include <curl/curl.h>
 #include <mysql.h>
 
+#include "sse_streams.h"
+
 #define MAX_STREAMS	20000
 #define MAX_WATCH	16
 
 struct stream {
-	CURL		*e;
+	struct sse_conn	 c;
 	int		 idx;
 	int		 first;		/* snapshot seen */
-	int		 done;
-	long		 rc;
-	size_t		 ll;
-	char		 line[512];
-	char		 data[256];
 };
 
 struct watch {
@@ -63,9 +56,6 @@ struct watch {
 
 static struct stream	*st;
 static int		 nst, nfirst, ndone, nbad;
-static int		 epfd;
-static long		 timer_ms = -1;
-static CURLM		*multi;
 static int64_t		*claim_at, *finish_at;	/* commit times, us */
 static int		 nclaims, ncourses = 1;
 static double		*lat_pos, *lat_state;
@@ -73,15 +63,6 @@ static size_t		 nlat_pos, nlat_state, cap_pos, cap_state;
 static size_t		 unexpected;
 static struct watch	 watches[MAX_WATCH];
 static int		 nwatch;
-
-static int64_t
-now_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void
 die(const char *msg)
@@ -103,9 +84,10 @@ lat_add(double **v, size_t *n, size_t *cap, double x)
 
 /* One complete event for stream s: find the commit that caused it. */
 static void
-dispatch(struct stream *s)
+dispatch(struct sse_conn *c)
 {
-	int64_t	 t = now_us(), at = 0;
+	struct stream	*s = c->arg;
+	int64_t	 t = sse_now_us(), at = 0;
 	long	 pos, k;
 	char	*p;
 
@@ -114,8 +96,8 @@ dispatch(struct stream *s)
 		nfirst++;
 		return;
 	}
-	if (strstr(s->data, "\"type\": \"position\"") != NULL &&
-	    (p = strstr(s->data, "\"data\": ")) != NULL) {
+	if (strstr(c->data, "\"type\": \"position\"") != NULL &&
+	    (p = strstr(c->data, "\"data\": ")) != NULL) {
 		pos = strtol(p + 8, NULL, 10);
 		/* The (rank - pos)-th claim of this stream's course. */
 		k = (s->idx / ncourses - pos - 1) * ncourses +
@@ -125,10 +107,10 @@ dispatch(struct stream *s)
 			    (t - claim_at[k]) / 1000.0);
 			return;
 		}
-	} else if (strstr(s->data, "\"STARTED\"") != NULL &&
+	} else if (strstr(c->data, "\"STARTED\"") != NULL &&
 	    s->idx < nclaims)
 		at = claim_at[s->idx];
-	else if (strstr(s->data, "\"FINISHED\"") != NULL &&
+	else if (strstr(c->data, "\"FINISHED\"") != NULL &&
 	    s->idx < nclaims)
 		at = finish_at[s->idx];
 	if (at == 0) {
@@ -138,118 +120,17 @@ dispatch(struct stream *s)
 	lat_add(&lat_state, &nlat_state, &cap_state, (t - at) / 1000.0);
 }
 
-static size_t
-on_data(char *p, size_t sz, size_t nm, void *u)
-{
-	struct stream	*s = u;
-	size_t		 n = sz * nm, i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] != '\n') {
-			if (s->ll < sizeof(s->line) - 1)
-				s->line[s->ll++] = p[i];
-			continue;
-		}
-		s->line[s->ll] = '\0';
-		if (s->ll == 0) {
-			if (s->data[0] != '\0')
-				dispatch(s);
-			s->data[0] = '\0';
-		} else if (strncmp(s->line, "data: ", 6) == 0)
-			snprintf(s->data, sizeof(s->data), "%s", s->line + 6);
-		s->ll = 0;
-	}
-	return n;
-}
-
-static int
-on_socket(CURL *e, curl_socket_t fd, int what, void *u, void *sp)
-{
-	struct epoll_event	 ev;
-
-	(void)e;
-	(void)u;
-	(void)sp;
-	if (what == CURL_POLL_REMOVE) {
-		epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
-		return 0;
-	}
-	memset(&ev, 0, sizeof(ev));
-	ev.data.fd = fd;
-	if (what & CURL_POLL_IN)
-		ev.events |= EPOLLIN;
-	if (what & CURL_POLL_OUT)
-		ev.events |= EPOLLOUT;
-	if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev) == -1 && errno == ENOENT)
-		epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
-	return 0;
-}
-
-static int
-on_timer(CURLM *m, long ms, void *u)
-{
-	(void)m;
-	(void)u;
-	timer_ms = ms;
-	return 0;
-}
-
 static void
-reap(void)
+reaped(struct sse_conn *c)
 {
-	struct stream	*s;
-	CURLMsg		*msg;
-	int		 left;
+	struct stream	*s = c->arg;
 
-	while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
-		s->done = 1;
-		s->rc = msg->data.result;
-		ndone++;
-		if (msg->data.result != CURLE_OK) {
-			nbad++;
-			if (nbad <= 5)
-				fprintf(stderr, "stream %d: %s\n", s->idx,
-				    curl_easy_strerror(msg->data.result));
-		}
-		curl_multi_remove_handle(multi, msg->easy_handle);
-		curl_easy_cleanup(msg->easy_handle);
-		s->e = NULL;
-	}
-}
-
-/* Run the transfers for ms milliseconds (or until cond() holds). */
-static void
-pump(int64_t ms, int (*cond)(void))
-{
-	struct epoll_event	 evs[256];
-	int64_t			 end = now_us() + ms * 1000;
-	int			 i, n, running, wait, flags;
-
-	while (now_us() < end && (cond == NULL || !cond())) {
-		wait = (int)((end - now_us()) / 1000) + 1;
-		if (timer_ms >= 0 && timer_ms < wait)
-			wait = (int)timer_ms;
-		n = epoll_wait(epfd, evs, 256, wait);
-		if (n <= 0) {
-			timer_ms = -1;
-			curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0,
-			    &running);
-		}
-		for (i = 0; i < n; i++) {
-			flags = 0;
-			if (evs[i].events & EPOLLIN)
-				flags |= CURL_CSELECT_IN;
-			if (evs[i].events & EPOLLOUT)
-				flags |= CURL_CSELECT_OUT;
-			if (evs[i].events & (EPOLLERR | EPOLLHUP))
-				flags |= CURL_CSELECT_ERR;
-			curl_multi_socket_action(multi, evs[i].data.fd, flags,
-			    &running);
-		}
-		reap();
+	ndone++;
+	if (c->rc != CURLE_OK) {
+		nbad++;
+		if (nbad <= 5)
+			fprintf(stderr, "stream %d: %s\n", s->idx,
+			    curl_easy_strerror((CURLcode)c->rc));
 	}
 }
 
@@ -461,9 +342,7 @@ env(const char *k)
 int
 main(int argc, char **argv)
 {
-	struct rlimit	 rl;
 	struct curl_slist *hdr = NULL;
-	CURLSH		*share;
 	MYSQL		*my;
 	FILE		*f;
 	long long	*jid;
@@ -497,10 +376,6 @@ main(int argc, char **argv)
 		watch_parse(self);
 	}
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 	st = calloc((size_t)nst, sizeof(*st));
 	jid = calloc((size_t)nst, sizeof(*jid));
 	course = calloc((size_t)nst, sizeof(*course));
@@ -525,14 +400,9 @@ main(int argc, char **argv)
 	hdr = curl_slist_append(hdr, "Accept: text/event-stream");
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	share = curl_share_init();
-	/* One handshake's session is resumed by the others, as browsers do. */
-	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	multi = curl_multi_init();
-	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
-	if ((epfd = epoll_create1(0)) == -1)
-		die("epoll_create1");
+	sse_init();
+	sse_hooks.event = dispatch;
+	sse_hooks.done = reaped;
 
 	for (n = 0; n < nst && fscanf(f, "%lld %63s %127s", &id, pub,
 	    course[n]) == 3; n++) {
@@ -544,22 +414,10 @@ main(int argc, char **argv)
 				die("course ids: [a-z0-9_-] only");
 		jid[n] = id;
 		s->idx = n;
-		s->e = curl_easy_init();
+		s->c.arg = s;
 		snprintf(url, sizeof(url), "%s/stream/%s/%s", base, course[n],
 		    pub);
-		curl_easy_setopt(s->e, CURLOPT_URL, url);
-		curl_easy_setopt(s->e, CURLOPT_CAINFO, env("BROADWAY_CA"));
-		curl_easy_setopt(s->e, CURLOPT_HTTPHEADER, hdr);
-		curl_easy_setopt(s->e, CURLOPT_HTTP_VERSION,
-		    (long)CURL_HTTP_VERSION_1_1);
-		curl_easy_setopt(s->e, CURLOPT_WRITEFUNCTION, on_data);
-		curl_easy_setopt(s->e, CURLOPT_WRITEDATA, s);
-		curl_easy_setopt(s->e, CURLOPT_PRIVATE, s);
-		curl_easy_setopt(s->e, CURLOPT_SHARE, share);
-		curl_easy_setopt(s->e, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(s->e, CURLOPT_CONNECTTIMEOUT, 60L);
-		curl_easy_setopt(s->e, CURLOPT_BUFFERSIZE, 4096L);
-		curl_easy_setopt(s->e, CURLOPT_PROTOCOLS_STR, "https");
+		sse_conn_setup(&s->c, url, hdr, env("BROADWAY_CA"));
 	}
 	fclose(f);
 	if (n < nst)
@@ -568,17 +426,17 @@ main(int argc, char **argv)
 	printf("SSE benchmark: %d streams on %d course(s), %d claims\n", nst,
 	    ncourses, nclaims);
 	watch_start();
-	t0 = now_us();
+	t0 = sse_now_us();
 	/* Clients arrive in waves: all at once, one thread's 5000 TLS
 	 * handshakes starve its own reads and the number says little. */
 	for (i = 0; i < nst; i += wave) {
 		for (n = i; n < nst && n < i + wave; n++)
-			curl_multi_add_handle(multi, st[n].e);
+			sse_conn_add(&st[n].c);
 		nadded = n;
-		pump(60000, added_first);
+		sse_pump(60000, added_first);
 	}
-	pump(180000, all_first);
-	secs = (now_us() - t0) / 1e6;
+	sse_pump(180000, all_first);
+	secs = (sse_now_us() - t0) / 1e6;
 	watch_report("connect", secs);
 	printf("  connect: %d/%d streams had their snapshot after %.2f s"
 	    " (%d failed)\n", nfirst, nst, secs, nbad);
@@ -587,24 +445,24 @@ main(int argc, char **argv)
 	if (nfirst < nst)
 		die("not every stream started");
 
-	pump(1000, NULL);
+	sse_pump(1000, NULL);
 	watch_start();
-	t0 = now_us();
-	pump((int64_t)idle_s * 1000, NULL);
-	watch_report("idle", (now_us() - t0) / 1e6);
+	t0 = sse_now_us();
+	sse_pump((int64_t)idle_s * 1000, NULL);
+	watch_report("idle", (sse_now_us() - t0) / 1e6);
 
 	watch_start();
-	t0 = now_us();
+	t0 = sse_now_us();
 	for (i = 0; i < nclaims; i++) {
 		commit_state(my, course[i], jid[i], 1);
-		claim_at[i] = now_us();
-		pump(gap_ms, NULL);
+		claim_at[i] = sse_now_us();
+		sse_pump(gap_ms, NULL);
 		commit_state(my, course[i], jid[i], 3);
-		finish_at[i] = now_us();
-		pump(gap_ms, NULL);
+		finish_at[i] = sse_now_us();
+		sse_pump(gap_ms, NULL);
 	}
-	pump(2000, NULL);
-	watch_report("events", (now_us() - t0) / 1e6);
+	sse_pump(2000, NULL);
+	watch_report("events", (sse_now_us() - t0) / 1e6);
 	printf("  commit -> receipt (%d claims, each moving about %d"
 	    " positions):\n", nclaims, nst / ncourses - 1);
 	report("position", lat_pos, nlat_pos);

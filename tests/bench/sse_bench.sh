@@ -59,6 +59,7 @@ sql() {
 
 BIN=$DIR/sse_bench
 cc -O2 -Wall -o "$BIN" "$ROOT/tests/bench/sse_bench.c" \
+    "$ROOT/tests/bench/sse_streams.c" \
     $(pkg-config --cflags --libs libcurl libmariadb)
 
 COURSE=ssebench-$(openssl rand -hex 4)
