@@ -20,6 +20,7 @@ JOBS=${BENCH_DISPATCH_JOBS:-10000}
 DIR=$(mktemp -d /tmp/broadway-bench.XXXXXX)
 RES=$DIR/results.txt
 FLOOR_PID=
+FAILED=		# benches that failed: the report is written, the exit is 1
 
 note() { printf 'bench: %s\n' "$*" >&2; }
 want() { case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
@@ -108,12 +109,12 @@ fi
 
 if want sse && [ -x "$ROOT/tests/bench/sse_bench.sh" ]; then
 	note "SSE: ${SSE_BENCH_STREAMS:-5000} streams"
-	"$ROOT/tests/bench/sse_bench.sh" "$DIR" "$RES"
+	"$ROOT/tests/bench/sse_bench.sh" "$DIR" "$RES" || FAILED="$FAILED sse"
 fi
 
 if want worker && [ -x "$ROOT/tests/bench/worker_bench.sh" ]; then
 	note "worker: podman overhead and throughput"
-	"$ROOT/tests/bench/worker_bench.sh" "$DIR" "$RES"
+	"$ROOT/tests/bench/worker_bench.sh" "$DIR" "$RES" || FAILED="$FAILED worker"
 fi
 
 # Last: it leaves thousands of finished jobs behind.  Its failures are
@@ -121,7 +122,7 @@ fi
 if want load; then
 	note "combined load: ${LOAD_SECONDS:-60}s of workers, streams, polling and runs"
 	"$ROOT/tests/bench/load_bench.sh" "$DIR" "$RES" >&2 ||
-	    note "combined load: FAILURES (counts in BENCHMARKS.md)"
+	    FAILED="$FAILED load"
 	mp=$(cat "$DIR/run/api.pid")
 	# shellcheck disable=SC2046
 	rss_of load-fcgi $(pgrep -P "$mp") >>"$RES"
@@ -133,10 +134,14 @@ if want load && [ "${BENCH_LOAD_ASAN:-0}" = 1 ]; then
 	"$ROOT/scripts/stack.sh" down "$DIR" >/dev/null 2>&1 || true
 	BUILD=build-san BROADWAY_FCGI_CHILDREN=${BROADWAY_FCGI_CHILDREN:-4} \
 	    "$ROOT/tests/bench/load_bench.sh" "" "$DIR/asan.txt" >&2 ||
-	    note "combined load under ASan: FAILURES (counts in BENCHMARKS.md)"
+	    FAILED="$FAILED load-asan"
 	sed 's/^/asan./' "$DIR/asan.txt" >>"$RES"
 fi
 
 echo "meta.load_after $(cut -d' ' -f1 /proc/loadavg)" >>"$RES"
 python3 "$ROOT/tests/bench/report.py" "$RES" "$ROOT/BENCHMARKS.md"
 note "wrote BENCHMARKS.md"
+if [ -n "$FAILED" ]; then
+	note "FAILED:$FAILED (see above; their counts are in BENCHMARKS.md)"
+	exit 1
+fi
